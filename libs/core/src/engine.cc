@@ -1,0 +1,464 @@
+#include "baton/core/engine.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "baton/core/ids.h"
+#include "baton/core/url.h"
+
+namespace baton::core {
+namespace {
+
+using baton::internal::v1::AccountState;
+using baton::internal::v1::ContactState;
+using baton::internal::v1::EngagementRecord;
+using baton::internal::v1::HandoffRecord;
+using baton::v1::CrmEvent;
+using baton::v1::EngagementEvent;
+
+// The earliest event time Baton accepts; anything before is a broken producer clock.
+const absl::Time kEarliestEventTime = absl::FromUnixSeconds(946684800);  // 2000-01-01T00:00:00Z
+
+int64_t Millis(absl::Time t) { return absl::ToUnixMillis(t); }
+
+std::string TierName(baton::v1::Tier tier) {
+  switch (tier) {
+    case baton::v1::TIER_1:
+      return "Tier 1";
+    case baton::v1::TIER_2:
+      return "Tier 2";
+    case baton::v1::TIER_3:
+      return "Tier 3";
+    case baton::v1::NOT_ABM:
+      return "Not ABM";
+    default:
+      return "no tier";
+  }
+}
+
+std::string RoleName(baton::v1::BuyingGroupRole role) {
+  if (role == baton::v1::BUYING_GROUP_ROLE_UNSPECIFIED) return "role unknown";
+  std::string name = baton::v1::BuyingGroupRole_Name(role);
+  absl::AsciiStrToLower(&name);
+  absl::StrReplaceAll({{"_", " "}}, &name);
+  return name;
+}
+
+// Ago renders a duration the way a rep reads it: "35m ago", "5h ago", "2d ago".
+std::string Ago(absl::Duration d) {
+  if (d < absl::Hours(1)) return absl::StrCat(absl::ToInt64Minutes(d), "m ago");
+  if (d < absl::Hours(24)) return absl::StrCat(absl::ToInt64Hours(d), "h ago");
+  return absl::StrCat(absl::ToInt64Hours(d) / 24, "d ago");
+}
+
+std::string Days(absl::Duration d) {
+  if (d % absl::Hours(24) == absl::ZeroDuration()) {
+    return absl::StrCat(absl::ToInt64Hours(d) / 24, "d");
+  }
+  return absl::StrCat(absl::ToInt64Hours(d), "h");
+}
+
+// ContactKey is how an engagement record names its contact: the CRM contact id, else the contact
+// known by that email, else the email itself.
+std::string ContactKey(const EngagementEvent& e, const AccountState& state) {
+  if (!e.contact_id().empty()) return e.contact_id();
+  if (e.contact_email().empty()) return {};
+  for (const ContactState& c : state.contacts()) {
+    if (absl::EqualsIgnoreCase(c.email(), e.contact_email())) return c.contact_id();
+  }
+  return absl::AsciiStrToLower(e.contact_email());
+}
+
+const ContactState* FindContact(const AccountState& state, absl::string_view contact_key) {
+  for (const ContactState& c : state.contacts()) {
+    if (c.contact_id() == contact_key) return &c;
+  }
+  return nullptr;
+}
+
+bool Seen(const AccountState& state, absl::string_view event_id) {
+  for (const auto& s : state.seen()) {
+    if (s.event_id() == event_id) return true;
+  }
+  return false;
+}
+
+// RemoveFirst drops the first `n` elements of a repeated field.
+template <typename Repeated>
+void RemoveFirst(Repeated& field, int n) {
+  if (n > 0) field.DeleteSubrange(0, n);
+}
+
+void RememberSeen(AccountState& state, absl::string_view event_id, absl::Time time,
+                  int max_seen) {
+  auto* s = state.add_seen();
+  s->set_event_id(std::string(event_id));
+  s->set_time_ms(Millis(time));
+  RemoveFirst(*state.mutable_seen(), state.seen_size() - max_seen);
+}
+
+// Prune drops engagement and dedup entries that fell out of the retention before the watermark.
+void Prune(AccountState& state, absl::Duration retention) {
+  const int64_t horizon = state.watermark_ms() - absl::ToInt64Milliseconds(retention);
+  auto* records = state.mutable_engagement();
+  int old = 0;
+  while (old < records->size() && records->Get(old).time_ms() <= horizon) ++old;
+  RemoveFirst(*records, old);
+  // `seen` is in arrival order, not time order: filter it.
+  auto* seen = state.mutable_seen();
+  auto keep = std::stable_partition(seen->begin(), seen->end(),
+                                    [horizon](const auto& s) { return s.time_ms() > horizon; });
+  seen->DeleteSubrange(static_cast<int>(keep - seen->begin()),
+                       static_cast<int>(seen->end() - keep));
+}
+
+void InsertEngagement(AccountState& state, EngagementRecord record, int max_records) {
+  auto* records = state.mutable_engagement();
+  // Records are ordered by (time, event id); most arrive in order, so search from the back.
+  int pos = records->size();
+  while (pos > 0) {
+    const auto& prev = records->Get(pos - 1);
+    if (prev.time_ms() < record.time_ms() ||
+        (prev.time_ms() == record.time_ms() && prev.event_id() <= record.event_id())) {
+      break;
+    }
+    --pos;
+  }
+  records->Add(std::move(record));
+  for (int i = records->size() - 1; i > pos; --i) records->SwapElements(i, i - 1);
+  RemoveFirst(*records, records->size() - max_records);
+}
+
+void ApplyEngagement(const EngagementEvent& e, AccountState& state, const EngineOptions& opts,
+                     Effects& effects) {
+  const absl::Time t = ToTime(e.event_time());
+  const int64_t t_ms = Millis(t);
+  const int64_t horizon = state.watermark_ms() - absl::ToInt64Milliseconds(opts.retention);
+  if (state.watermark_ms() != 0 && t_ms <= horizon) {
+    effects.late = true;
+    return;
+  }
+  EngagementRecord record;
+  record.set_event_id(e.event_id());
+  record.set_type(e.type());
+  record.set_time_ms(t_ms);
+  record.set_contact_id(ContactKey(e, state));
+  record.set_url(e.url());
+  record.set_campaign_id(e.campaign_id());
+  record.set_content_id(e.content_id());
+  record.set_pricing_page(e.type() == baton::v1::PAGE_VISIT && IsPricingPage(e.url()));
+  InsertEngagement(state, std::move(record), opts.max_engagement_records);
+  state.set_last_marketing_touch_ms(std::max(state.last_marketing_touch_ms(), t_ms));
+}
+
+void ApplyCrm(const CrmEvent& e, AccountState& state) {
+  const int64_t t_ms = Millis(ToTime(e.event_time()));
+  switch (e.payload_case()) {
+    case CrmEvent::kAccountUpsert:
+      if (!state.has_profile() || t_ms >= state.profile_time_ms()) {
+        *state.mutable_profile() = e.account_upsert();
+        state.set_profile_time_ms(t_ms);
+        state.set_stage_time_ms(t_ms);
+      }
+      break;
+    case CrmEvent::kContactUpsert: {
+      const auto& u = e.contact_upsert();
+      ContactState* contact = nullptr;
+      for (auto& c : *state.mutable_contacts()) {
+        if (c.contact_id() == u.contact_id()) contact = &c;
+      }
+      if (contact == nullptr) contact = state.add_contacts();
+      if (contact->contact_id().empty() || t_ms >= contact->updated_ms()) {
+        contact->set_contact_id(u.contact_id());
+        contact->set_email(u.email());
+        contact->set_full_name(u.full_name());
+        contact->set_title(u.title());
+        contact->set_role(u.role());
+        contact->set_updated_ms(t_ms);
+      }
+      break;
+    }
+    case CrmEvent::kDealStageChange: {
+      const auto& d = e.deal_stage_change();
+      if (t_ms >= state.stage_time_ms()) {
+        state.mutable_profile()->set_stage(d.stage());
+        state.set_stage_time_ms(t_ms);
+        state.set_last_deal_id(d.deal_id());
+        state.set_last_deal_amount_minor(d.amount_minor());
+        state.set_last_deal_currency(d.currency());
+      }
+      break;
+    }
+    case CrmEvent::kSalesActivity:
+      if (!e.sales_activity().automated()) {
+        state.set_last_sales_touch_ms(std::max(state.last_sales_touch_ms(), t_ms));
+      }
+      break;
+    case CrmEvent::kHandoffDisposition: {
+      const auto& d = e.handoff_disposition();
+      for (auto& h : *state.mutable_handoffs()) {
+        if (h.handoff_id() != d.handoff_id() ||
+            h.status() != baton::internal::v1::OPEN) {
+          continue;
+        }
+        h.set_status(d.disposition() == baton::v1::ACCEPTED ? baton::internal::v1::ACCEPTED
+                                                             : baton::internal::v1::REJECTED);
+        h.set_rejection_reason(d.reason());
+        h.set_closed_at_ms(t_ms);
+      }
+      break;
+    }
+    case CrmEvent::PAYLOAD_NOT_SET:
+      break;
+  }
+}
+
+// Firing is a satisfied rule: who triggered it and with what.
+struct Firing {
+  std::string contact_key;
+  std::vector<const EngagementRecord*> opens;
+  const EngagementRecord* pricing_visit = nullptr;
+};
+
+bool InWindow(const EngagementRecord& r, int64_t lower_exclusive, int64_t upper) {
+  return r.time_ms() > lower_exclusive && r.time_ms() <= upper;
+}
+
+std::optional<Firing> Evaluate(const HandoffRule& rule, const AccountState& state) {
+  if (!state.has_profile() || state.profile().tier() != rule.tier) return std::nullopt;
+  const int64_t now = state.watermark_ms();
+  for (const HandoffRecord& h : state.handoffs()) {
+    if (h.status() == baton::internal::v1::OPEN) return std::nullopt;
+    if (h.rule_name() == rule.name &&
+        now - h.fired_at_ms() < absl::ToInt64Milliseconds(rule.cooldown)) {
+      return std::nullopt;
+    }
+  }
+  const int64_t lower = now - absl::ToInt64Milliseconds(rule.window);
+  Firing firing;
+  std::map<absl::string_view, std::vector<const EngagementRecord*>> opens_by_contact;
+  for (const EngagementRecord& r : state.engagement()) {
+    if (!InWindow(r, lower, now)) continue;
+    if (r.type() == baton::v1::EMAIL_OPEN && !r.contact_id().empty()) {
+      opens_by_contact[r.contact_id()].push_back(&r);
+    }
+    if (r.pricing_page()) firing.pricing_visit = &r;  // records are time-ordered: keeps latest
+  }
+  if (firing.pricing_visit == nullptr) return std::nullopt;
+  // The contact with the most opens wins; ties go to the most recent open, then the smaller key.
+  for (auto& [contact, opens] : opens_by_contact) {
+    if (static_cast<int>(opens.size()) < rule.min_email_opens) continue;
+    const bool better =
+        firing.opens.empty() || opens.size() > firing.opens.size() ||
+        (opens.size() == firing.opens.size() &&
+         opens.back()->time_ms() > firing.opens.back()->time_ms());
+    if (better) {
+      firing.contact_key = std::string(contact);
+      firing.opens = opens;
+    }
+  }
+  if (firing.opens.empty()) return std::nullopt;
+  return firing;
+}
+
+baton::v1::TriggerEvent ToTrigger(const EngagementRecord& r) {
+  baton::v1::TriggerEvent t;
+  t.set_event_id(r.event_id());
+  t.set_type(r.type());
+  *t.mutable_event_time() = MillisToTimestamp(r.time_ms());
+  t.set_contact_id(r.contact_id());
+  t.set_url(r.url());
+  t.set_campaign_id(r.campaign_id());
+  t.set_content_id(r.content_id());
+  return t;
+}
+
+baton::v1::EngagementSummary Summarize(const AccountState& state, absl::Duration window) {
+  baton::v1::EngagementSummary s;
+  s.set_window_days(absl::ToInt64Hours(window) / 24);
+  const int64_t now = state.watermark_ms();
+  const int64_t lower = now - absl::ToInt64Milliseconds(window);
+  std::set<absl::string_view> contacts;
+  std::set<int> roles;
+  for (const EngagementRecord& r : state.engagement()) {
+    if (!InWindow(r, lower, now)) continue;
+    switch (r.type()) {
+      case baton::v1::EMAIL_OPEN: s.set_email_opens(s.email_opens() + 1); break;
+      case baton::v1::EMAIL_CLICK: s.set_email_clicks(s.email_clicks() + 1); break;
+      case baton::v1::PAGE_VISIT:
+        s.set_page_visits(s.page_visits() + 1);
+        if (r.pricing_page()) s.set_pricing_page_visits(s.pricing_page_visits() + 1);
+        break;
+      case baton::v1::CONTENT_DOWNLOAD: s.set_content_downloads(s.content_downloads() + 1); break;
+      case baton::v1::WEBINAR_REGISTRATION:
+      case baton::v1::WEBINAR_ATTENDANCE: s.set_webinar_events(s.webinar_events() + 1); break;
+      case baton::v1::FORM_FILL: s.set_form_fills(s.form_fills() + 1); break;
+      case baton::v1::INTENT_SIGNAL: s.set_intent_signals(s.intent_signals() + 1); break;
+      case baton::v1::REPLY: s.set_replies(s.replies() + 1); break;
+      case baton::v1::MEETING_REQUEST:
+      case baton::v1::MEETING_HELD: s.set_meetings(s.meetings() + 1); break;
+      default: break;
+    }
+    if (r.contact_id().empty()) continue;
+    contacts.insert(r.contact_id());
+    if (const ContactState* c = FindContact(state, r.contact_id());
+        c != nullptr && c->role() != baton::v1::BUYING_GROUP_ROLE_UNSPECIFIED) {
+      roles.insert(c->role());
+    }
+  }
+  s.set_engaged_contacts(static_cast<int64_t>(contacts.size()));
+  for (int role : roles) s.add_roles_engaged(static_cast<baton::v1::BuyingGroupRole>(role));
+  if (state.last_marketing_touch_ms() != 0) {
+    *s.mutable_last_marketing_touch() = MillisToTimestamp(state.last_marketing_touch_ms());
+  }
+  if (state.last_sales_touch_ms() != 0) {
+    *s.mutable_last_sales_touch() = MillisToTimestamp(state.last_sales_touch_ms());
+  }
+  return s;
+}
+
+// Handoff builds the outputs of a firing and records the handoff in `state`.
+void Handoff(const Firing& firing, const InputEvent& cause, AccountState& state,
+             const EngineOptions& opts, Effects& effects) {
+  const HandoffRule& rule = opts.rule;
+  const auto& profile = state.profile();
+  const absl::Time now = absl::FromUnixMillis(state.watermark_ms());
+  const std::string handoff_id = HandoffId(state.account_id(), rule.name, EventIdOf(cause));
+  const std::string reason = absl::StrFormat(
+      "%d email opens by contact %s in %s; pricing page visit %s; %s", firing.opens.size(),
+      firing.contact_key, Days(rule.window),
+      Ago(now - absl::FromUnixMillis(firing.pricing_visit->time_ms())), TierName(profile.tier()));
+
+  HandoffRecord* record = state.add_handoffs();
+  record->set_handoff_id(handoff_id);
+  record->set_rule_name(rule.name);
+  record->set_fired_at_ms(state.watermark_ms());
+  // Keep only the latest handoff per rule: the cooldown needs nothing older.
+  auto* handoffs = state.mutable_handoffs();
+  for (int i = handoffs->size() - 2; i >= 0; --i) {
+    if (handoffs->Get(i).rule_name() == rule.name) handoffs->DeleteSubrange(i, 1);
+  }
+
+  const std::string& ae = profile.owners().ae_id();
+  baton::v1::Alert alert;
+  alert.set_account_id(state.account_id());
+  alert.set_account_name(profile.name());
+  alert.set_handoff_id(handoff_id);
+  alert.set_tier(profile.tier());
+  alert.set_rule_name(rule.name);
+  *alert.mutable_occurred_at() = ToTimestamp(EventTimeOf(cause));
+
+  if (ae.empty()) {
+    record->set_status(baton::internal::v1::ROUTING_FAILED);
+    alert.set_alert_id(AlertId("routing_failure", handoff_id));
+    alert.set_kind(baton::v1::ROUTING_FAILURE);
+    alert.set_severity(baton::v1::CRITICAL);
+    const std::string& owner = profile.owners().marketing_owner_id();
+    alert.add_recipients(owner.empty() ? opts.unrouted_queue : owner);
+    alert.set_summary(absl::StrCat(profile.name(), " (", TierName(profile.tier()),
+                                   ") is sales-ready but has no AE to route to: ", reason));
+    effects.alerts.push_back(std::move(alert));
+    return;
+  }
+  record->set_status(baton::internal::v1::OPEN);
+  record->set_assignee_id(ae);
+
+  baton::v1::RoutedLead lead;
+  lead.set_lead_id(LeadId(handoff_id));
+  lead.set_handoff_id(handoff_id);
+  lead.set_account_id(state.account_id());
+  lead.set_account_name(profile.name());
+  lead.set_tier(profile.tier());
+  lead.set_selection_reason(profile.selection_reason());
+  lead.set_icp_fit(profile.icp_fit());
+  lead.set_stage(profile.stage());
+  lead.set_assignee_id(ae);
+  lead.set_assignee_role("AE");
+  lead.add_routing_path(absl::StrCat(TierName(profile.tier()), " -> account AE ", ae));
+  lead.set_rule_name(rule.name);
+  lead.set_rule_version(rule.version);
+  lead.set_qualification_level(rule.level);
+  lead.set_reason(reason);
+  for (const EngagementRecord* r : firing.opens) *lead.add_trigger_events() = ToTrigger(*r);
+  *lead.add_trigger_events() = ToTrigger(*firing.pricing_visit);
+  auto* contact = lead.mutable_contact();
+  contact->set_contact_id(firing.contact_key);
+  if (const ContactState* c = FindContact(state, firing.contact_key)) {
+    contact->set_email(c->email());
+    contact->set_full_name(c->full_name());
+    contact->set_title(c->title());
+    contact->set_role(c->role());
+  } else if (firing.contact_key.find('@') != std::string::npos) {
+    contact->set_email(firing.contact_key);
+  }
+  *lead.mutable_engagement() = Summarize(state, rule.window);
+  lead.set_recommended_message(absl::StrReplaceAll(
+      rule.message_template,
+      {{"{account_name}", profile.name()},
+       {"{tier}", TierName(profile.tier())},
+       {"{contact_title}", contact->title().empty() ? "contact" : contact->title()},
+       {"{contact_role}", RoleName(contact->role())},
+       {"{reason}", reason}}));
+  *lead.mutable_triggered_at() = ToTimestamp(EventTimeOf(cause));
+  *lead.mutable_owners() = profile.owners();
+
+  alert.set_alert_id(AlertId("handoff", handoff_id));
+  alert.set_kind(baton::v1::HANDOFF);
+  alert.set_severity(baton::v1::INFO);
+  alert.add_recipients(ae);
+  alert.set_summary(absl::StrCat(profile.name(), " (", TierName(profile.tier()),
+                                 ") is sales-ready for AE ", ae, ": ", reason));
+  effects.leads.push_back(std::move(lead));
+  effects.alerts.push_back(std::move(alert));
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, const Clock& clock)
+    : options_(std::move(options)), clock_(clock) {}
+
+absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, AccountState& state) const {
+  const absl::Time t = EventTimeOf(event);
+  if (t < kEarliestEventTime) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad_timestamp: event_time ", absl::FormatTime(t), " is before 2000"));
+  }
+  if (t > clock_.Now() + options_.max_future_skew) {
+    return absl::InvalidArgumentError(absl::StrCat("bad_timestamp: event_time ",
+                                                   absl::FormatTime(t),
+                                                   " is in the future"));
+  }
+  Effects effects;
+  const absl::string_view event_id = EventIdOf(event);
+  if (Seen(state, event_id)) {
+    effects.duplicate = true;
+    return effects;
+  }
+  if (state.account_id().empty()) state.set_account_id(std::string(AccountIdOf(event)));
+
+  if (const auto* e = std::get_if<EngagementEvent>(&event)) {
+    ApplyEngagement(*e, state, options_, effects);
+    if (effects.late) return effects;
+  } else {
+    ApplyCrm(std::get<CrmEvent>(event), state);
+  }
+  state.set_watermark_ms(std::max(state.watermark_ms(), absl::ToUnixMillis(t)));
+  RememberSeen(state, event_id, t, options_.max_seen_events);
+  Prune(state, options_.retention);
+
+  if (std::optional<Firing> firing = Evaluate(options_.rule, state)) {
+    Handoff(*firing, event, state, options_, effects);
+  }
+  return effects;
+}
+
+}  // namespace baton::core

@@ -1,0 +1,330 @@
+#include "baton/core/engine.h"
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "baton/core/clock.h"
+#include "baton/core/event.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace baton::core {
+namespace {
+
+using baton::internal::v1::AccountState;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+const absl::Time kStart = absl::FromUnixSeconds(1793000000);  // 2026-10-26
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() : clock_(kStart), engine_(EngineOptions{}, clock_) {}
+
+  // Upsert applies an AccountUpsert for account "acme" at `tier`, owned by AE "ae-1".
+  Effects Upsert(baton::v1::Tier tier, std::string ae = "ae-1") {
+    baton::v1::CrmEvent e = Crm();
+    auto* a = e.mutable_account_upsert();
+    a->set_account_id("acme");
+    a->set_name("Acme Corp");
+    a->set_tier(tier);
+    a->mutable_owners()->set_ae_id(ae);
+    a->mutable_owners()->set_marketing_owner_id("mkt-1");
+    a->set_selection_reason("expansion");
+    return MustApply(e);
+  }
+
+  Effects Contact(std::string id, baton::v1::BuyingGroupRole role) {
+    baton::v1::CrmEvent e = Crm();
+    auto* c = e.mutable_contact_upsert();
+    c->set_contact_id(id);
+    c->set_account_id("acme");
+    c->set_email(id + "@acme.example");
+    c->set_title("VP Engineering");
+    c->set_role(role);
+    return MustApply(e);
+  }
+
+  Effects Engage(baton::v1::EngagementType type, std::string contact = "c-1",
+                 std::string url = "", std::string event_id = "") {
+    baton::v1::EngagementEvent e;
+    e.set_event_id(event_id.empty() ? NextId() : event_id);
+    *e.mutable_event_time() = ToTimestamp(clock_.Now());
+    e.set_source("test");
+    e.set_account_id("acme");
+    e.set_contact_id(contact);
+    e.set_type(type);
+    e.set_url(url);
+    return MustApply(e);
+  }
+
+  Effects Open(std::string contact = "c-1") { return Engage(baton::v1::EMAIL_OPEN, contact); }
+  Effects Pricing(std::string contact = "c-2") {
+    return Engage(baton::v1::PAGE_VISIT, contact, "https://acme-vendor.example/pricing");
+  }
+
+  Effects MustApply(const InputEvent& e) {
+    absl::StatusOr<Effects> effects = engine_.Apply(e, state_);
+    EXPECT_TRUE(effects.ok()) << effects.status();
+    return effects.ok() ? *effects : Effects{};
+  }
+
+  baton::v1::CrmEvent Crm() {
+    baton::v1::CrmEvent e;
+    e.set_event_id(NextId());
+    *e.mutable_event_time() = ToTimestamp(clock_.Now());
+    e.set_source("crm");
+    return e;
+  }
+
+  std::string NextId() { return "ev-" + std::to_string(++next_id_); }
+  void AdvanceDays(int days) { clock_.Advance(absl::Hours(24 * days)); }
+
+  FakeClock clock_;
+  Engine engine_;
+  AccountState state_;
+  int next_id_ = 0;
+};
+
+TEST_F(EngineTest, FiresAtTheThirdOpenNotTheSecond) {
+  Upsert(baton::v1::TIER_1);
+  EXPECT_THAT(Pricing().leads, IsEmpty());
+  clock_.Advance(absl::Hours(1));
+  EXPECT_THAT(Open().leads, IsEmpty());
+  clock_.Advance(absl::Hours(1));
+  EXPECT_THAT(Open().leads, IsEmpty());
+  clock_.Advance(absl::Hours(1));
+  Effects third = Open();
+  ASSERT_THAT(third.leads, SizeIs(1));
+  ASSERT_THAT(third.alerts, SizeIs(1));
+  const auto& lead = third.leads[0];
+  EXPECT_EQ(lead.account_id(), "acme");
+  EXPECT_EQ(lead.assignee_id(), "ae-1");
+  EXPECT_EQ(lead.assignee_role(), "AE");
+  EXPECT_EQ(lead.tier(), baton::v1::TIER_1);
+  EXPECT_EQ(lead.rule_name(), "tier1-email-opens-and-pricing");
+  EXPECT_EQ(lead.qualification_level(), baton::v1::SALES_READY);
+  EXPECT_EQ(lead.contact().contact_id(), "c-1");
+  EXPECT_EQ(lead.reason(),
+            "3 email opens by contact c-1 in 14d; pricing page visit 3h ago; Tier 1");
+  EXPECT_THAT(lead.trigger_events(), SizeIs(4));
+  EXPECT_EQ(lead.lead_id(), "lead:" + lead.handoff_id());
+  EXPECT_EQ(lead.selection_reason(), "expansion");
+  EXPECT_EQ(lead.engagement().email_opens(), 3);
+  EXPECT_EQ(lead.engagement().pricing_page_visits(), 1);
+  EXPECT_EQ(lead.engagement().engaged_contacts(), 2);
+  const auto& alert = third.alerts[0];
+  EXPECT_EQ(alert.kind(), baton::v1::HANDOFF);
+  EXPECT_EQ(alert.alert_id(), "alert:handoff:" + lead.handoff_id());
+  EXPECT_THAT(alert.recipients(), ElementsAre("ae-1"));
+}
+
+TEST_F(EngineTest, OpensOlderThanTheWindowDoNotCount) {
+  Upsert(baton::v1::TIER_1);
+  Open();
+  AdvanceDays(1);
+  Open();
+  AdvanceDays(14);  // the first two opens are now 15 and 14 days old
+  EXPECT_THAT(Pricing().leads, IsEmpty());
+  EXPECT_THAT(Open().leads, IsEmpty());
+  clock_.Advance(absl::Hours(1));
+  EXPECT_THAT(Open().leads, IsEmpty());
+  clock_.Advance(absl::Hours(1));
+  EXPECT_THAT(Open().leads, SizeIs(1));  // three fresh opens
+}
+
+TEST_F(EngineTest, AnOpenExactlyAtTheWindowEdgeIsOutside) {
+  Upsert(baton::v1::TIER_1);
+  Open();
+  AdvanceDays(7);
+  Open();
+  Pricing();
+  AdvanceDays(7);  // the first open is exactly 14 days old now
+  EXPECT_THAT(Open().leads, IsEmpty());
+  clock_.Advance(absl::Milliseconds(1));
+  Open();
+  EXPECT_THAT(state_.handoffs(), SizeIs(1));
+}
+
+TEST_F(EngineTest, TierTwoWithTheSameEngagementDoesNotHandOff) {
+  Upsert(baton::v1::TIER_2);
+  Pricing();
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(absl::Hours(1));
+    EXPECT_THAT(Open().leads, IsEmpty());
+    EXPECT_THAT(Open().alerts, IsEmpty());
+  }
+  EXPECT_THAT(state_.handoffs(), IsEmpty());
+}
+
+TEST_F(EngineTest, ASecondBurstAfterAHandoffDoesNotHandOffAgain) {
+  Upsert(baton::v1::TIER_1);
+  Pricing();
+  Open();
+  Open();
+  ASSERT_THAT(Open().leads, SizeIs(1));
+  for (int day = 0; day < 10; ++day) {
+    AdvanceDays(1);
+    EXPECT_THAT(Pricing().leads, IsEmpty());
+    for (int i = 0; i < 4; ++i) EXPECT_THAT(Open("c-3").leads, IsEmpty());
+  }
+}
+
+TEST_F(EngineTest, AClosedHandoffStillHoldsTheCooldownThenTheRuleMayFireAgain) {
+  Upsert(baton::v1::TIER_1);
+  Pricing();
+  Open();
+  Open();
+  Effects first = Open();
+  ASSERT_THAT(first.leads, SizeIs(1));
+  baton::v1::CrmEvent accept = Crm();
+  accept.mutable_handoff_disposition()->set_handoff_id(first.leads[0].handoff_id());
+  accept.mutable_handoff_disposition()->set_account_id("acme");
+  accept.mutable_handoff_disposition()->set_disposition(baton::v1::ACCEPTED);
+  MustApply(accept);
+  EXPECT_EQ(state_.handoffs(0).status(), baton::internal::v1::ACCEPTED);
+
+  AdvanceDays(20);  // inside the 30-day cooldown
+  Pricing();
+  Open();
+  Open();
+  EXPECT_THAT(Open().leads, IsEmpty());
+  AdvanceDays(11);  // past it; the three opens of 11 days ago are still in the window
+  Effects second = Pricing();
+  ASSERT_THAT(second.leads, SizeIs(1));
+  EXPECT_NE(second.leads[0].handoff_id(), first.leads[0].handoff_id());
+}
+
+TEST_F(EngineTest, ADuplicateEventIdCountsOnce) {
+  Upsert(baton::v1::TIER_1);
+  Pricing();
+  Engage(baton::v1::EMAIL_OPEN, "c-1", "", "open-1");
+  Effects dup = Engage(baton::v1::EMAIL_OPEN, "c-1", "", "open-1");
+  EXPECT_TRUE(dup.duplicate);
+  EXPECT_THAT(Engage(baton::v1::EMAIL_OPEN, "c-1", "", "open-1").leads, IsEmpty());
+  Open();
+  EXPECT_THAT(state_.handoffs(), IsEmpty());
+  EXPECT_THAT(Open().leads, SizeIs(1));
+}
+
+TEST_F(EngineTest, OpensByDifferentContactsDoNotAddUp) {
+  Upsert(baton::v1::TIER_1);
+  Pricing();
+  Open("c-1");
+  Open("c-2");
+  Open("c-3");
+  Open("c-1");
+  EXPECT_THAT(state_.handoffs(), IsEmpty());
+}
+
+TEST_F(EngineTest, ALateOpenIsPlacedByItsEventTime) {
+  Upsert(baton::v1::TIER_1);
+  const absl::Time first_open = clock_.Now();
+  Open();
+  AdvanceDays(2);
+  Open();
+  Pricing();
+  // The third open happened a day ago but arrives now, after the pricing visit.
+  baton::v1::EngagementEvent late;
+  late.set_event_id("late-open");
+  *late.mutable_event_time() = ToTimestamp(first_open + absl::Hours(24));
+  late.set_source("test");
+  late.set_account_id("acme");
+  late.set_contact_id("c-1");
+  late.set_type(baton::v1::EMAIL_OPEN);
+  Effects effects = MustApply(late);
+  ASSERT_THAT(effects.leads, SizeIs(1));
+  EXPECT_EQ(effects.leads[0].trigger_events(1).event_id(), "late-open");
+}
+
+TEST_F(EngineTest, AnEventOlderThanTheRetentionIsLateAndIgnored) {
+  Upsert(baton::v1::TIER_1);
+  AdvanceDays(20);
+  Pricing();
+  baton::v1::EngagementEvent old;
+  old.set_event_id("very-late");
+  *old.mutable_event_time() = ToTimestamp(kStart);
+  old.set_source("test");
+  old.set_account_id("acme");
+  old.set_contact_id("c-1");
+  old.set_type(baton::v1::EMAIL_OPEN);
+  Effects effects = MustApply(old);
+  EXPECT_TRUE(effects.late);
+  EXPECT_THAT(state_.engagement(), SizeIs(1));
+}
+
+TEST_F(EngineTest, EngagementBeforeTheAccountIsKnownCountsOnceItIs) {
+  Pricing();
+  Open();
+  Open();
+  Open();
+  EXPECT_THAT(state_.handoffs(), IsEmpty());
+  Effects effects = Upsert(baton::v1::TIER_1);
+  EXPECT_THAT(effects.leads, SizeIs(1));
+}
+
+TEST_F(EngineTest, NoAeIsAnExplicitRoutingFailure) {
+  Upsert(baton::v1::TIER_1, /*ae=*/"");
+  Pricing();
+  Open();
+  Open();
+  Effects effects = Open();
+  EXPECT_THAT(effects.leads, IsEmpty());
+  ASSERT_THAT(effects.alerts, SizeIs(1));
+  EXPECT_EQ(effects.alerts[0].kind(), baton::v1::ROUTING_FAILURE);
+  EXPECT_THAT(effects.alerts[0].recipients(), ElementsAre("mkt-1"));
+  EXPECT_THAT(effects.alerts[0].summary(), HasSubstr("no AE"));
+  EXPECT_THAT(Open().alerts, IsEmpty());  // one alert, not one per event
+}
+
+TEST_F(EngineTest, TheLeadCarriesTheContactAndBuyingGroup) {
+  Upsert(baton::v1::TIER_1);
+  Contact("c-1", baton::v1::TECHNICAL_EVALUATOR);
+  Contact("c-2", baton::v1::FINANCE);
+  Pricing("c-2");
+  Open();
+  Open();
+  Effects effects = Open();
+  ASSERT_THAT(effects.leads, SizeIs(1));
+  const auto& lead = effects.leads[0];
+  EXPECT_EQ(lead.contact().email(), "c-1@acme.example");
+  EXPECT_EQ(lead.contact().role(), baton::v1::TECHNICAL_EVALUATOR);
+  EXPECT_THAT(lead.engagement().roles_engaged(),
+              ElementsAre(baton::v1::TECHNICAL_EVALUATOR, baton::v1::FINANCE));
+  EXPECT_THAT(lead.recommended_message(), HasSubstr("Acme Corp (Tier 1)"));
+  EXPECT_THAT(lead.recommended_message(), HasSubstr("technical evaluator"));
+}
+
+TEST_F(EngineTest, AnEventFromTheFutureIsRejected) {
+  baton::v1::EngagementEvent e;
+  e.set_event_id("future");
+  *e.mutable_event_time() = ToTimestamp(clock_.Now() + absl::Hours(48));
+  e.set_account_id("acme");
+  e.set_contact_id("c-1");
+  e.set_type(baton::v1::EMAIL_OPEN);
+  absl::StatusOr<Effects> effects = engine_.Apply(e, state_);
+  EXPECT_EQ(effects.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(effects.status().message(), HasSubstr("bad_timestamp"));
+  EXPECT_THAT(state_.engagement(), IsEmpty());
+}
+
+TEST_F(EngineTest, TheSameEventsGiveByteIdenticalOutputs) {
+  auto run = [this] {
+    state_.Clear();
+    clock_.Set(kStart);
+    next_id_ = 0;
+    Upsert(baton::v1::TIER_1);
+    Contact("c-1", baton::v1::CHAMPION);
+    Pricing();
+    Open();
+    Open();
+    Effects effects = Open();
+    return effects.leads.at(0).SerializeAsString() + effects.alerts.at(0).SerializeAsString();
+  };
+  EXPECT_EQ(run(), run());
+}
+
+}  // namespace
+}  // namespace baton::core
