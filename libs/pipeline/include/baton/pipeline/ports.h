@@ -1,0 +1,115 @@
+// The ports the processing loop is wired through: the records it reads and writes, and the
+// state store, output sink and observer it is given. Adapters implement them (libs/store,
+// libs/kafka, libs/metrics); tests implement them in memory.
+//
+// Thread-safety: each port is used from the processing thread only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace baton::pipeline {
+
+struct HeaderView {
+  absl::string_view key;
+  absl::string_view value;
+};
+
+// InputRecord is one consumed Kafka message. The views are valid during Processor::Process only.
+struct InputRecord {
+  absl::string_view topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  absl::string_view key;
+  absl::string_view value;
+  std::vector<HeaderView> headers;
+};
+
+struct Header {
+  std::string key;
+  std::string value;
+};
+
+// OutboundRecord is one message to publish.
+struct OutboundRecord {
+  enum class Topic { kRoutedLeads, kAlerts, kDeadLetter };
+  Topic topic = Topic::kAlerts;
+  std::string key;
+  std::string value;
+  std::vector<Header> headers;
+};
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  friend bool operator<(const TopicPartition& a, const TopicPartition& b) {
+    return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition);
+  }
+  friend bool operator==(const TopicPartition& a, const TopicPartition& b) {
+    return a.topic == b.topic && a.partition == b.partition;
+  }
+};
+
+// The next offset to read, per input partition.
+using Offsets = std::map<TopicPartition, int64_t>;
+
+// StateBatch is what one commit writes to the local store, atomically.
+struct StateBatch {
+  // Serialized AccountState per account key (see AccountKey in processor.h).
+  std::vector<std::pair<std::string, std::string>> accounts;
+  Offsets offsets;
+};
+
+// StateStore is the durable local state: account states and the input offsets they reflect.
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  // LoadAccount reads one account's serialized state; nullopt if the account is new.
+  virtual absl::StatusOr<std::optional<std::string>> LoadAccount(absl::string_view key) = 0;
+  // LoadOffset returns the next input offset recorded for a partition; nullopt if none.
+  virtual absl::StatusOr<std::optional<int64_t>> LoadOffset(const TopicPartition& tp) = 0;
+  // Commit writes the batch atomically and durably: all of it, or (on error) none of it.
+  virtual absl::Status Commit(const StateBatch& batch) = 0;
+};
+
+// OutputSink publishes records and returns only when every record is acknowledged by the
+// broker, or with an error if any was not.
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  virtual absl::Status Publish(std::vector<OutboundRecord>& records) = 0;
+};
+
+// CommitStats describes one committed unit, for metrics.
+struct CommitStats {
+  std::map<std::string, int64_t> consumed_by_topic;
+  std::map<std::string, int64_t> deadlettered_by_reason;
+  int64_t duplicates = 0;
+  int64_t late = 0;
+  // Handoffs by (rule, tier name).
+  std::map<std::pair<std::string, std::string>, int64_t> handoffs;
+  int64_t routed_leads = 0;
+  std::map<std::string, int64_t> alerts_by_kind;
+  int64_t events = 0;
+};
+
+// Observer receives what the processing loop did, once it is committed.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void Committed(const CommitStats& stats, absl::Duration took) = 0;
+  // `stage` is "publish" or "store".
+  virtual void CommitFailed(absl::string_view stage) = 0;
+  virtual void CachedAccounts(size_t count) = 0;
+};
+
+}  // namespace baton::pipeline

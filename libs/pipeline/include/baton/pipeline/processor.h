@@ -1,0 +1,99 @@
+// Processor: Baton's processing loop body, one commit unit at a time (DESIGN.md, invariant 3).
+//
+// Each input record is decoded, validated, applied to its account's state through the engine,
+// and its outputs are staged; a record Baton cannot use is staged for the dead-letter topic
+// with its reason. Commit() then commits the unit: the staged outputs are published and
+// acknowledged first, then the account states and the input offsets are written to the local
+// store in one atomic batch.
+//
+// Rationale for that order: a crash after publishing but before the store commit replays the
+// unit from the stored offsets against the stored (older) state, producing the same outputs with
+// the same ids again — at-least-once with recognisable duplicates, never a lost handoff. The
+// reverse order could lose outputs. Exactly-once mode wraps the same unit in a Kafka transaction.
+//
+// When a commit fails (broker or disk), nothing of the unit counts: the caller calls Rewind(),
+// which drops the staged unit and every cached state, and seeks the inputs back to the stored
+// offsets (ResumeOffset), so the unit is processed again when the fault clears.
+//
+// Account state is keyed by (input partition, account id): the engagement and CRM topics must be
+// co-partitioned (keyed by account id, same partition count), so an account lives in one
+// partition of each (DESIGN.md, invariant 4).
+//
+// Thread-safety: not thread-safe; one processing thread owns a Processor.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "baton/codec/codec.h"
+#include "baton/core/engine.h"
+#include "baton/internal/v1/state.pb.h"
+#include "baton/pipeline/ports.h"
+
+namespace baton::pipeline {
+
+struct ProcessorOptions {
+  std::string engagement_topic = "abm.engagement.v1";
+  std::string crm_topic = "abm.crm.v1";
+  codec::DecodeOptions decode;
+  codec::PayloadFormat output_format = codec::PayloadFormat::kProtobuf;
+  // Clean cached account states beyond this many are evicted after a commit.
+  size_t max_cached_accounts = 100'000;
+};
+
+// AccountKey is the store key of an account's state: the partition, big-endian, then the id.
+std::string AccountKey(int32_t partition, absl::string_view account_id);
+
+class Processor {
+ public:
+  Processor(ProcessorOptions options, const core::Engine& engine, StateStore& store,
+            Observer& observer);
+
+  // Process stages one record. An error means the store could not be read: the record is not
+  // processed, and the caller must Rewind() and retry later.
+  absl::Status Process(const InputRecord& record);
+
+  // PendingEvents is the number of records staged since the last commit.
+  size_t PendingEvents() const { return stats_.events; }
+
+  // Commit commits the staged unit (see the class comment) and returns the offsets it
+  // committed, for the consumer group. On error the unit is not committed: call Rewind().
+  absl::StatusOr<Offsets> Commit(OutputSink& sink);
+
+  // Rewind discards the staged unit and all cached state.
+  void Rewind();
+
+  // ResumeOffset is where reading a partition must resume: the offset recorded in the store,
+  // or nullopt when it has none (then the consumer group's position applies).
+  absl::StatusOr<std::optional<int64_t>> ResumeOffset(const TopicPartition& tp);
+
+  // ForgetPartitions drops cached state of partitions this process no longer owns. Commit first.
+  void ForgetPartitions(const std::vector<TopicPartition>& partitions);
+
+ private:
+  struct CachedAccount {
+    baton::internal::v1::AccountState state;
+    bool dirty = false;
+  };
+
+  void DeadLetter(const InputRecord& record, const absl::Status& reason);
+  void Stage(const core::Effects& effects, const std::string& account_id);
+  absl::StatusOr<CachedAccount*> Account(int32_t partition, absl::string_view account_id);
+  void EvictClean();
+
+  ProcessorOptions options_;
+  const core::Engine& engine_;
+  StateStore& store_;
+  Observer& observer_;
+
+  absl::flat_hash_map<std::string, CachedAccount> cache_;
+  std::vector<OutboundRecord> outputs_;
+  Offsets offsets_;
+  CommitStats stats_;
+};
+
+}  // namespace baton::pipeline
