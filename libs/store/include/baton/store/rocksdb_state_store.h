@@ -1,0 +1,58 @@
+// RocksDbStateStore: Baton's local state in RocksDB, implementing pipeline::StateStore.
+//
+// Layout (one column family):
+//   'a' + AccountKey(partition, account id)  -> serialized baton.internal.v1.AccountState
+//   'o' + topic + '\0' + partition (4 bytes, big-endian) -> next input offset (8 bytes, BE)
+// Account keys start with their partition so a partition's state is one key range.
+//
+// Each Commit is one WriteBatch: the account states and the input offsets they reflect become
+// durable together or not at all. Writes go through the write-ahead log; with sync_writes off
+// (the default) a process crash (kill -9) loses nothing that Commit returned, an OS crash may
+// lose the last commits — safe, because the offsets roll back with the state.
+//
+// Memory is bounded by configuration: one block cache and the write-buffer budget.
+//
+// Thread-safety: the processing thread calls Load*/Commit; RocksDB's own threads flush and
+// compact in the background.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "baton/pipeline/ports.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace baton::store {
+
+struct RocksDbOptions {
+  std::string path;
+  size_t block_cache_bytes = 64 << 20;
+  size_t write_buffer_bytes = 32 << 20;
+  bool sync_writes = false;
+};
+
+class RocksDbStateStore final : public pipeline::StateStore {
+ public:
+  // Open opens (creating if needed) the store at options.path.
+  static absl::StatusOr<std::unique_ptr<RocksDbStateStore>> Open(const RocksDbOptions& options);
+  ~RocksDbStateStore() override;
+
+  absl::StatusOr<std::optional<std::string>> LoadAccount(absl::string_view key) override;
+  absl::StatusOr<std::optional<int64_t>> LoadOffset(const pipeline::TopicPartition& tp) override;
+  // Commit writes the batch atomically. After a failed write (for example a full disk) RocksDB
+  // stops accepting writes; the next Commit first asks it to resume.
+  absl::Status Commit(const pipeline::StateBatch& batch) override;
+
+ private:
+  RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, bool sync_writes);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  bool sync_writes_;
+  bool needs_resume_ = false;
+};
+
+}  // namespace baton::store

@@ -1,0 +1,117 @@
+#include "baton/store/rocksdb_state_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+
+namespace baton::store {
+namespace {
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string message = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsIOError() || s.IsNoSpace() || s.IsBusy() || s.IsTryAgain()) {
+    return absl::UnavailableError(message);
+  }
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  return absl::InternalError(message);
+}
+
+std::string AccountRecordKey(absl::string_view key) { return absl::StrCat("a", key); }
+
+std::string OffsetRecordKey(const pipeline::TopicPartition& tp) {
+  std::string key = absl::StrCat("o", tp.topic);
+  key.push_back('\0');
+  const auto p = static_cast<uint32_t>(tp.partition);
+  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(p >> shift));
+  return key;
+}
+
+std::string EncodeOffset(int64_t offset) {
+  std::string out(8, '\0');
+  const auto v = static_cast<uint64_t>(offset);
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (56 - 8 * i));
+  return out;
+}
+
+int64_t DecodeOffset(absl::string_view bytes) {
+  uint64_t v = 0;
+  for (unsigned char c : bytes) v = (v << 8) | c;
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
+    const RocksDbOptions& options) {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.write_buffer_size = options.write_buffer_bytes / 2;
+  db_options.max_write_buffer_number = 2;
+  db_options.max_background_jobs = 2;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("opening state store at ", options.path));
+  return std::unique_ptr<RocksDbStateStore>(
+      new RocksDbStateStore(std::unique_ptr<rocksdb::DB>(raw), options.sync_writes));
+}
+
+RocksDbStateStore::RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, bool sync_writes)
+    : db_(std::move(db)), sync_writes_(sync_writes) {}
+
+RocksDbStateStore::~RocksDbStateStore() {
+  if (db_) (void)db_->Close();
+}
+
+absl::StatusOr<std::optional<std::string>> RocksDbStateStore::LoadAccount(absl::string_view key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), AccountRecordKey(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "reading account state");
+  return value;
+}
+
+absl::StatusOr<std::optional<int64_t>> RocksDbStateStore::LoadOffset(
+    const pipeline::TopicPartition& tp) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), OffsetRecordKey(tp), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "reading input offset");
+  if (value.size() != 8) {
+    return absl::DataLossError(absl::StrCat("stored offset of ", tp.topic, "/", tp.partition,
+                                            " has ", value.size(), " bytes, not 8"));
+  }
+  return DecodeOffset(value);
+}
+
+absl::Status RocksDbStateStore::Commit(const pipeline::StateBatch& batch) {
+  if (needs_resume_) {
+    if (absl::Status s = FromRocks(db_->Resume(), "resuming state store"); !s.ok()) return s;
+    needs_resume_ = false;
+  }
+  rocksdb::WriteBatch write;
+  for (const auto& [key, value] : batch.accounts) write.Put(AccountRecordKey(key), value);
+  for (const auto& [tp, offset] : batch.offsets) {
+    write.Put(OffsetRecordKey(tp), EncodeOffset(offset));
+  }
+  rocksdb::WriteOptions options;
+  options.sync = sync_writes_;
+  rocksdb::Status s = db_->Write(options, &write);
+  if (!s.ok()) {
+    needs_resume_ = true;
+    return FromRocks(s, "committing state");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace baton::store

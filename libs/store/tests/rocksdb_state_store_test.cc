@@ -1,0 +1,64 @@
+#include "baton/store/rocksdb_state_store.h"
+
+#include <filesystem>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace baton::store {
+namespace {
+
+using ::testing::Optional;
+using namespace std::string_literals;
+
+class RocksDbStateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<RocksDbStateStore> OpenStore() {
+    auto store = RocksDbStateStore::Open({.path = dir_.string()});
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(RocksDbStateStoreTest, StateAndOffsetsSurviveReopening) {
+  {
+    auto store = OpenStore();
+    pipeline::StateBatch batch;
+    batch.accounts = {{"\0\0\0\1acme"s, "state-1"}};
+    batch.offsets = {{{"abm.crm.v1", 1}, 42}, {{"abm.crm.v1", 300}, 7}};
+    ASSERT_TRUE(store->Commit(batch).ok());
+  }
+  auto store = OpenStore();
+  EXPECT_THAT(store->LoadAccount("\0\0\0\1acme"s).value(), Optional(std::string("state-1")));
+  EXPECT_EQ(store->LoadAccount("\0\0\0\2acme"s).value(), std::nullopt);
+  EXPECT_THAT(store->LoadOffset({"abm.crm.v1", 1}).value(), Optional(42));
+  EXPECT_THAT(store->LoadOffset({"abm.crm.v1", 300}).value(), Optional(7));
+  EXPECT_EQ(store->LoadOffset({"abm.crm.v1", 2}).value(), std::nullopt);
+  EXPECT_EQ(store->LoadOffset({"abm.crm.v", 1}).value(), std::nullopt);
+}
+
+TEST_F(RocksDbStateStoreTest, ALaterCommitOverwrites) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store->Commit({.accounts = {{"k", "v1"}}, .offsets = {{{"t", 0}, 1}}}).ok());
+  ASSERT_TRUE(store->Commit({.accounts = {{"k", "v2"}}, .offsets = {{{"t", 0}, 9}}}).ok());
+  EXPECT_THAT(store->LoadAccount("k").value(), Optional(std::string("v2")));
+  EXPECT_THAT(store->LoadOffset({"t", 0}).value(), Optional(9));
+}
+
+TEST_F(RocksDbStateStoreTest, OpeningAnUnusableDirectoryNamesIt) {
+  auto store = RocksDbStateStore::Open({.path = "/proc/baton-cannot-be-here"});
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), ::testing::HasSubstr("/proc/baton-cannot-be-here"));
+}
+
+}  // namespace
+}  // namespace baton::store
