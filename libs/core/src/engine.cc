@@ -53,8 +53,9 @@ std::string RoleName(baton::v1::BuyingGroupRole role) {
   return name;
 }
 
-// Ago renders a duration the way a rep reads it: "35m ago", "5h ago", "2d ago".
+// Ago renders a duration the way a rep reads it: "just now", "35m ago", "5h ago", "2d ago".
 std::string Ago(absl::Duration d) {
+  if (d < absl::Minutes(1)) return "just now";
   if (d < absl::Hours(1)) return absl::StrCat(absl::ToInt64Minutes(d), "m ago");
   if (d < absl::Hours(24)) return absl::StrCat(absl::ToInt64Hours(d), "h ago");
   return absl::StrCat(absl::ToInt64Hours(d) / 24, "d ago");

@@ -1,0 +1,82 @@
+// ProcessingLoop: Baton's consume → process → commit loop on a Kafka consumer group.
+//
+// Lifecycle: Run() subscribes to the engagement and CRM topics and loops until `stop` is set:
+// it consumes records into the Processor and commits a unit every commit interval (or sooner
+// when the unit is large). On assignment each partition resumes from the offset in the local
+// store; on revocation the pending unit is committed first. When a commit fails (broker down,
+// disk full) the loop rewinds: the unit is dropped, consumption pauses with backoff, and the
+// partitions are re-read from the stored offsets, so nothing is skipped and nothing committed
+// twice. On stop the pending unit is committed and the consumer leaves the group.
+//
+// Partition assignment uses the range assignor so that partition N of both input topics lands
+// on the same instance (the topics are co-partitioned by account id).
+//
+// Thread-safety: Run() runs on the calling thread; `stop` may be set from any thread or a
+// signal handler.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "baton/kafka/settings.h"
+#include "baton/pipeline/processor.h"
+#include "librdkafka/rdkafkacpp.h"
+
+namespace baton::kafka {
+
+struct LoopOptions {
+  std::string group_id = "baton";
+  std::string engagement_topic = "abm.engagement.v1";
+  std::string crm_topic = "abm.crm.v1";
+  absl::Duration commit_interval = absl::Milliseconds(100);
+  // A unit is committed early once it holds this many input records.
+  size_t max_unit_events = 50'000;
+  absl::Duration max_backoff = absl::Seconds(30);
+};
+
+// LoopListener hears about assignment and health, for metrics.
+struct LoopListener {
+  std::function<void(size_t)> assigned_partitions = [](size_t) {};
+  std::function<void(bool)> healthy = [](bool) {};
+};
+
+class ProcessingLoop final : private RdKafka::RebalanceCb {
+ public:
+  ProcessingLoop(LoopOptions options, KafkaSettings settings, pipeline::Processor& processor,
+                 pipeline::OutputSink& sink, LoopListener listener = {});
+  ~ProcessingLoop() override;
+
+  // Run processes until `stop` is set, then commits and leaves the group. Returns an error only
+  // for a fault Baton cannot recover from (bad configuration, a fatal client error, corrupt
+  // state).
+  absl::Status Run(const std::atomic<bool>& stop);
+
+ private:
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override;
+  // CommitUnit commits the pending unit; on failure it rewinds and schedules a retry.
+  void CommitUnit();
+  // Reassign (re)starts the current assignment from the stored offsets.
+  absl::Status Reassign();
+  void Fault(absl::string_view what, const absl::Status& status);
+
+  LoopOptions options_;
+  KafkaSettings settings_;
+  pipeline::Processor& processor_;
+  pipeline::OutputSink& sink_;
+  LoopListener listener_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::vector<pipeline::TopicPartition> assignment_;
+  absl::Status fatal_;
+  // While faulted, consumption is paused until retry_at_.
+  bool faulted_ = false;
+  absl::Time retry_at_;
+  absl::Duration backoff_ = absl::ZeroDuration();
+};
+
+}  // namespace baton::kafka

@@ -1,0 +1,221 @@
+#include "baton/kafka/processing_loop.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "librdkafka/rdkafka.h"
+#include "spdlog/spdlog.h"
+
+namespace baton::kafka {
+namespace {
+
+using TopicPartitions = std::vector<RdKafka::TopicPartition*>;
+
+// OwnedPartitions frees a librdkafka partition list when it goes out of scope.
+struct OwnedPartitions {
+  TopicPartitions list;
+  ~OwnedPartitions() { RdKafka::TopicPartition::destroy(list); }
+};
+
+std::vector<pipeline::TopicPartition> ToPipeline(const TopicPartitions& partitions) {
+  std::vector<pipeline::TopicPartition> out;
+  out.reserve(partitions.size());
+  for (const auto* tp : partitions) out.push_back({tp->topic(), tp->partition()});
+  return out;
+}
+
+// Record fills an InputRecord with views into `message` (no copies).
+pipeline::InputRecord Record(RdKafka::Message& message) {
+  rd_kafka_message_t* m = message.c_ptr();
+  pipeline::InputRecord record;
+  record.topic = rd_kafka_topic_name(m->rkt);
+  record.partition = m->partition;
+  record.offset = m->offset;
+  record.key = absl::string_view(static_cast<const char*>(m->key), m->key_len);
+  record.value = absl::string_view(static_cast<const char*>(m->payload), m->len);
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name;
+    const void* value;
+    size_t size;
+    for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                       RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      record.headers.push_back(
+          {name, absl::string_view(static_cast<const char*>(value), value ? size : 0)});
+    }
+  }
+  return record;
+}
+
+}  // namespace
+
+ProcessingLoop::ProcessingLoop(LoopOptions options, KafkaSettings settings,
+                               pipeline::Processor& processor, pipeline::OutputSink& sink,
+                               LoopListener listener)
+    : options_(std::move(options)),
+      settings_(std::move(settings)),
+      processor_(processor),
+      sink_(sink),
+      listener_(std::move(listener)) {}
+
+ProcessingLoop::~ProcessingLoop() = default;
+
+absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
+  auto conf = MakeConsumerConf(settings_, {
+                                      {"group.id", options_.group_id},
+                                      {"enable.auto.commit", "false"},
+                                      {"enable.auto.offset.store", "false"},
+                                      {"auto.offset.reset", "earliest"},
+                                      {"partition.assignment.strategy", "range"},
+                                      {"isolation.level", "read_committed"},
+                                      {"enable.partition.eof", "false"},
+                                  });
+  if (!conf.ok()) return conf.status();
+  std::string error;
+  if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) !=
+      RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(error);
+  }
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
+  if (!consumer_) return absl::InvalidArgumentError(absl::StrCat("consumer: ", error));
+  RdKafka::ErrorCode err = consumer_->subscribe({options_.engagement_topic, options_.crm_topic});
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return absl::InvalidArgumentError(absl::StrCat("subscribe: ", RdKafka::err2str(err)));
+  }
+  spdlog::info("consuming {} and {} as group {}", options_.engagement_topic, options_.crm_topic,
+               options_.group_id);
+  listener_.healthy(true);
+
+  absl::Time next_commit = absl::Now() + options_.commit_interval;
+  while (!stop.load(std::memory_order_relaxed) && fatal_.ok()) {
+    const absl::Time now = absl::Now();
+    if (faulted_ && now >= retry_at_) {
+      if (absl::Status s = Reassign(); s.ok()) {
+        faulted_ = false;
+        listener_.healthy(true);
+        spdlog::info("resuming after fault; re-reading from the stored offsets");
+      } else {
+        Fault("resuming", s);
+      }
+    }
+    const absl::Time deadline = faulted_ ? retry_at_ : next_commit;
+    const int timeout_ms = static_cast<int>(
+        std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline - now), 0, 100));
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
+    switch (message->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        if (faulted_) break;  // paused; a message already in flight is re-read after the rewind
+        if (absl::Status s = processor_.Process(Record(*message)); !s.ok()) {
+          if (s.code() == absl::StatusCode::kDataLoss) {
+            fatal_ = s;
+          } else {
+            Fault("reading state", s);
+          }
+        }
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+        break;
+      case RdKafka::ERR__FATAL:
+        fatal_ = absl::InternalError(absl::StrCat("Kafka consumer: ", message->errstr()));
+        break;
+      default:
+        // Transport errors and the like: librdkafka retries by itself.
+        spdlog::warn("consumer: {}", message->errstr());
+        break;
+    }
+    if (!faulted_ && processor_.PendingEvents() > 0 &&
+        (absl::Now() >= next_commit || processor_.PendingEvents() >= options_.max_unit_events)) {
+      CommitUnit();
+      next_commit = absl::Now() + options_.commit_interval;
+    } else if (absl::Now() >= next_commit) {
+      next_commit = absl::Now() + options_.commit_interval;
+    }
+  }
+  if (!fatal_.ok()) {
+    spdlog::error("stopping: {}", std::string(fatal_.message()));
+    consumer_->close();
+    return fatal_;
+  }
+  spdlog::info("stopping: committing and leaving the group");
+  if (!faulted_) CommitUnit();
+  consumer_->close();  // revokes the assignment (committing nothing more) and leaves the group
+  consumer_.reset();
+  return absl::OkStatus();
+}
+
+void ProcessingLoop::CommitUnit() {
+  if (processor_.PendingEvents() == 0) return;
+  absl::StatusOr<pipeline::Offsets> offsets = processor_.Commit(sink_);
+  if (!offsets.ok()) {
+    Fault("committing", offsets.status());
+    return;
+  }
+  backoff_ = absl::ZeroDuration();
+  // The group's committed offsets follow the store's, for lag monitoring and as the start
+  // position of an instance without local state.
+  OwnedPartitions commit;
+  for (const auto& [tp, offset] : *offsets) {
+    commit.list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
+  }
+  if (RdKafka::ErrorCode err = consumer_->commitAsync(commit.list); err != RdKafka::ERR_NO_ERROR) {
+    spdlog::warn("committing group offsets: {}", RdKafka::err2str(err));
+  }
+}
+
+void ProcessingLoop::Fault(absl::string_view what, const absl::Status& status) {
+  backoff_ = std::min(options_.max_backoff,
+                      std::max(absl::Milliseconds(250), backoff_ * 2));
+  spdlog::error("{} failed, retrying in {}: {}", std::string(what), absl::FormatDuration(backoff_),
+                std::string(status.message()));
+  processor_.Rewind();
+  faulted_ = true;
+  retry_at_ = absl::Now() + backoff_;
+  listener_.healthy(false);
+  OwnedPartitions paused;
+  for (const auto& tp : assignment_) {
+    paused.list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+  }
+  consumer_->pause(paused.list);
+}
+
+absl::Status ProcessingLoop::Reassign() {
+  OwnedPartitions partitions;
+  for (const auto& tp : assignment_) {
+    absl::StatusOr<std::optional<int64_t>> offset = processor_.ResumeOffset(tp);
+    if (!offset.ok()) return offset.status();
+    partitions.list.push_back(RdKafka::TopicPartition::create(
+        tp.topic, tp.partition, offset->value_or(RdKafka::Topic::OFFSET_INVALID)));
+  }
+  if (RdKafka::ErrorCode err = consumer_->assign(partitions.list); err != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat("assign: ", RdKafka::err2str(err)));
+  }
+  consumer_->resume(partitions.list);
+  return absl::OkStatus();
+}
+
+void ProcessingLoop::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                                  TopicPartitions& partitions) {
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    assignment_ = ToPipeline(partitions);
+    if (absl::Status s = Reassign(); !s.ok()) {
+      // Without its stored offsets a partition cannot start safely; retry like any fault.
+      Fault("assigning partitions", s);
+    }
+    spdlog::info("assigned {} partitions", partitions.size());
+    listener_.assigned_partitions(partitions.size());
+    return;
+  }
+  // Revocation (or an error): commit what was processed while we still own it, then let go.
+  if (!faulted_) CommitUnit();
+  processor_.Rewind();  // anything left uncommitted is re-read by the next owner
+  processor_.ForgetPartitions(ToPipeline(partitions));
+  consumer->unassign();
+  assignment_.clear();
+  faulted_ = false;
+  listener_.assigned_partitions(0);
+  spdlog::info("revoked {} partitions", partitions.size());
+}
+
+}  // namespace baton::kafka

@@ -1,0 +1,128 @@
+#include "baton/metrics/metrics.h"
+
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+#include "baton/codec/codec.h"
+#include "prometheus/exposer.h"
+
+namespace baton::metrics {
+namespace {
+
+prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& r,
+                                                       const std::string& name,
+                                                       const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r);
+}
+
+prometheus::Gauge& Gauge(prometheus::Registry& r, const std::string& name,
+                         const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+
+}  // namespace
+
+PrometheusMetrics::PrometheusMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      consumed_(CounterFamily(*registry_, "baton_events_consumed_total",
+                              "Input records consumed and committed, by topic.")),
+      deadlettered_(CounterFamily(*registry_, "baton_events_deadlettered_total",
+                                  "Input records published to the dead-letter topic, by reason.")),
+      duplicates_(CounterFamily(*registry_, "baton_events_duplicate_total",
+                                "Input events whose event_id was already applied.")
+                      .Add({})),
+      late_(CounterFamily(*registry_, "baton_events_late_total",
+                          "Engagement events older than the retention window on arrival.")
+                .Add({})),
+      handoffs_(CounterFamily(*registry_, "baton_handoffs_total",
+                              "Handoffs decided (routed or routing failure), by rule and tier.")),
+      routed_leads_(CounterFamily(*registry_, "baton_routed_leads_total",
+                                  "RoutedLead records published.")
+                        .Add({})),
+      alerts_(CounterFamily(*registry_, "baton_alerts_total", "Alert records published, by kind.")),
+      commits_(CounterFamily(*registry_, "baton_commits_total", "Commit units committed.").Add({})),
+      commit_failures_(CounterFamily(*registry_, "baton_commit_failures_total",
+                                     "Commit units that failed, by stage (publish, store).")),
+      commit_seconds_(prometheus::BuildHistogram()
+                          .Name("baton_commit_duration_seconds")
+                          .Help("Time to commit one unit (publish + store).")
+                          .Register(*registry_)
+                          .Add({}, prometheus::Histogram::BucketBoundaries{
+                                       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                       1, 2.5, 5})),
+      batch_events_(prometheus::BuildHistogram()
+                        .Name("baton_commit_events")
+                        .Help("Input records per committed unit.")
+                        .Register(*registry_)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{
+                                     1, 10, 100, 1000, 10000, 100000})),
+      assigned_partitions_(Gauge(*registry_, "baton_assigned_partitions",
+                                 "Input topic-partitions assigned to this instance.")),
+      cached_accounts_(Gauge(*registry_, "baton_cached_accounts",
+                             "Account states held in the in-memory cache.")),
+      up_(Gauge(*registry_, "baton_up",
+                "1 while the processing loop is consuming; 0 while stopped on a fault.")) {
+  // Create every reason label up front so dashboards see zeros, not gaps.
+  for (absl::string_view reason : codec::kReasonCodes) {
+    deadlettered_.Add({{"reason", std::string(reason)}});
+  }
+  commit_failures_.Add({{"stage", "publish"}});
+  commit_failures_.Add({{"stage", "store"}});
+  prometheus::BuildGauge()
+      .Name("baton_build_info")
+      .Help("Baton's version; always 1.")
+      .Register(*registry_)
+      .Add({{"version", BATON_VERSION}})
+      .Set(1);
+}
+
+PrometheusMetrics::~PrometheusMetrics() = default;
+
+absl::Status PrometheusMetrics::Serve(const std::string& address) {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(address);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve /metrics on ", address, ": ", e.what()));
+  }
+  exposer_->RegisterCollectable(registry_);
+  return absl::OkStatus();
+}
+
+void PrometheusMetrics::Committed(const pipeline::CommitStats& stats, absl::Duration took) {
+  for (const auto& [topic, n] : stats.consumed_by_topic) {
+    consumed_.Add({{"topic", topic}}).Increment(static_cast<double>(n));
+  }
+  for (const auto& [reason, n] : stats.deadlettered_by_reason) {
+    deadlettered_.Add({{"reason", reason}}).Increment(static_cast<double>(n));
+  }
+  duplicates_.Increment(static_cast<double>(stats.duplicates));
+  late_.Increment(static_cast<double>(stats.late));
+  for (const auto& [rule_tier, n] : stats.handoffs) {
+    handoffs_.Add({{"rule", rule_tier.first}, {"tier", rule_tier.second}})
+        .Increment(static_cast<double>(n));
+  }
+  routed_leads_.Increment(static_cast<double>(stats.routed_leads));
+  for (const auto& [kind, n] : stats.alerts_by_kind) {
+    alerts_.Add({{"kind", kind}}).Increment(static_cast<double>(n));
+  }
+  commits_.Increment();
+  commit_seconds_.Observe(absl::ToDoubleSeconds(took));
+  batch_events_.Observe(static_cast<double>(stats.events));
+}
+
+void PrometheusMetrics::CommitFailed(absl::string_view stage) {
+  commit_failures_.Add({{"stage", std::string(stage)}}).Increment();
+}
+
+void PrometheusMetrics::CachedAccounts(size_t count) {
+  cached_accounts_.Set(static_cast<double>(count));
+}
+
+void PrometheusMetrics::SetAssignedPartitions(size_t count) {
+  assigned_partitions_.Set(static_cast<double>(count));
+}
+
+void PrometheusMetrics::SetUp(bool up) { up_.Set(up ? 1 : 0); }
+
+}  // namespace baton::metrics

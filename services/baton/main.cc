@@ -1,0 +1,219 @@
+// baton: the composition root. Parses flags, wires the adapters to the core, handles signals.
+// Without --brokers it runs the embedded demo (see demo.h).
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "baton/core/clock.h"
+#include "baton/core/engine.h"
+#include "baton/kafka/embedded_cluster.h"
+#include "baton/kafka/output_sink.h"
+#include "baton/kafka/processing_loop.h"
+#include "baton/metrics/metrics.h"
+#include "baton/pipeline/processor.h"
+#include "baton/store/rocksdb_state_store.h"
+#include "demo.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnSignal(int) { g_stop.store(true); }
+
+struct Flags {
+  std::string brokers;
+  std::string group_id = "baton";
+  std::string engagement_topic = "abm.engagement.v1";
+  std::string crm_topic = "abm.crm.v1";
+  std::string routed_leads_topic = "abm.routed-leads.v1";
+  std::string alerts_topic = "abm.alerts.v1";
+  std::string deadletter_topic = "abm.deadletter.v1";
+  std::string data_dir;
+  std::string metrics_address = "127.0.0.1:9464";
+  int commit_interval_ms = 100;
+  std::string output_format = "protobuf";
+  std::vector<std::string> properties;
+  std::string scenario;
+  int exit_when_idle_s = 0;
+  std::string log_level = "info";
+  size_t block_cache_mb = 64;
+  size_t write_buffer_mb = 32;
+  size_t max_cached_accounts = 100'000;
+};
+
+int Fail(const std::string& what) {
+  spdlog::critical("{}", what);
+  return 1;
+}
+
+int Run(Flags flags) {
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  baton::kafka::KafkaSettings kafka;
+  for (const std::string& property : flags.properties) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(property, absl::MaxSplits('=', 1));
+    if (kv.first.empty() || property.find('=') == std::string::npos) {
+      return Fail("-X expects key=value, got '" + kv.first + "'");
+    }
+    kafka.properties[kv.first] = kv.second;
+  }
+
+  // Embedded mode: an in-process mock cluster and the demo scenario.
+  std::unique_ptr<baton::kafka::EmbeddedCluster> cluster;
+  std::filesystem::path temp_data_dir;
+  const bool embedded = flags.brokers.empty();
+  if (embedded) {
+    auto started = baton::kafka::EmbeddedCluster::Start();
+    if (!started.ok()) return Fail(std::string(started.status().message()));
+    cluster = std::move(*started);
+    for (const std::string* topic :
+         {&flags.engagement_topic, &flags.crm_topic, &flags.routed_leads_topic,
+          &flags.alerts_topic, &flags.deadletter_topic}) {
+      if (auto s = cluster->CreateTopic(*topic, 3); !s.ok()) {
+        return Fail(std::string(s.message()));
+      }
+    }
+    flags.brokers = cluster->bootstrap();
+    // The mock cluster is slow to notice a member leaving unless told to be quick.
+    kafka.consumer_properties = {{"session.timeout.ms", "6000"}, {"fetch.wait.max.ms", "10"}};
+    std::printf("baton: embedded Kafka (librdkafka mock cluster, demo only) at %s\n",
+                flags.brokers.c_str());
+    if (flags.data_dir.empty()) {
+      // The mock cluster starts empty every run, so its state must too.
+      char pattern[] = "/tmp/baton-demo-XXXXXX";
+      if (mkdtemp(pattern) == nullptr) return Fail("cannot create a temporary data directory");
+      temp_data_dir = flags.data_dir = pattern;
+    }
+  }
+  kafka.brokers = flags.brokers;
+  if (flags.data_dir.empty()) flags.data_dir = "./baton-data";
+
+  std::error_code ec;
+  std::filesystem::create_directories(flags.data_dir, ec);
+  auto store = baton::store::RocksDbStateStore::Open(
+      {.path = flags.data_dir,
+       .block_cache_bytes = flags.block_cache_mb << 20,
+       .write_buffer_bytes = flags.write_buffer_mb << 20});
+  if (!store.ok()) return Fail(std::string(store.status().message()));
+
+  baton::metrics::PrometheusMetrics metrics;
+  if (auto s = metrics.Serve(flags.metrics_address); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+  std::printf("baton: metrics at http://%s/metrics\n", flags.metrics_address.c_str());
+  std::fflush(stdout);
+
+  baton::kafka::OutputTopics outputs{flags.routed_leads_topic, flags.alerts_topic,
+                                     flags.deadletter_topic};
+  auto sink = baton::kafka::KafkaOutputSink::Create(kafka, outputs);
+  if (!sink.ok()) return Fail(std::string(sink.status().message()));
+
+  baton::core::SystemClock clock;
+  baton::core::Engine engine(baton::core::EngineOptions{}, clock);
+  baton::pipeline::ProcessorOptions processor_options;
+  processor_options.engagement_topic = flags.engagement_topic;
+  processor_options.crm_topic = flags.crm_topic;
+  processor_options.output_format = flags.output_format == "json"
+                                        ? baton::codec::PayloadFormat::kJson
+                                        : baton::codec::PayloadFormat::kProtobuf;
+  processor_options.max_cached_accounts = flags.max_cached_accounts;
+  baton::pipeline::Processor processor(processor_options, engine, **store, metrics);
+
+  baton::kafka::LoopOptions loop_options;
+  loop_options.group_id = flags.group_id;
+  loop_options.engagement_topic = flags.engagement_topic;
+  loop_options.crm_topic = flags.crm_topic;
+  loop_options.commit_interval = absl::Milliseconds(flags.commit_interval_ms);
+  baton::kafka::LoopListener listener{
+      [&metrics](size_t n) { metrics.SetAssignedPartitions(n); },
+      [&metrics](bool up) { metrics.SetUp(up); }};
+  baton::kafka::ProcessingLoop loop(loop_options, kafka, processor, **sink, listener);
+
+  std::unique_ptr<baton::demo::Demo> demo;
+  if (embedded) {
+    std::string text = baton::demo::kBundledScenario;
+    if (!flags.scenario.empty()) {
+      std::ifstream in(flags.scenario);
+      if (!in) return Fail("cannot read scenario file " + flags.scenario);
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      text = buffer.str();
+    }
+    auto scenario = baton::demo::ParseScenario(text, absl::Now() - absl::Minutes(1));
+    if (!scenario.ok()) {
+      return Fail((flags.scenario.empty() ? std::string("bundled scenario") : flags.scenario) +
+                  ": " + std::string(scenario.status().message()));
+    }
+    baton::demo::DemoOptions demo_options{kafka, flags.engagement_topic, flags.crm_topic,
+                                          outputs, std::move(*scenario)};
+    demo_options.exit_when_idle = absl::Seconds(flags.exit_when_idle_s);
+    demo = std::make_unique<baton::demo::Demo>(std::move(demo_options), g_stop);
+    demo->Start();
+  }
+
+  absl::Status status = loop.Run(g_stop);
+  g_stop = true;
+  if (demo) demo->Join();
+  if (!temp_data_dir.empty()) std::filesystem::remove_all(temp_data_dir, ec);
+  if (!status.ok()) return Fail(std::string(status.message()));
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{
+      "Baton: real-time ABM handoff engine. Consumes engagement and CRM events from Kafka, keeps "
+      "per-account state in RocksDB, publishes routed leads and alerts. Without --brokers it runs "
+      "a demo on an embedded mock cluster."};
+  app.add_option("--brokers", flags.brokers,
+                 "Kafka bootstrap servers; empty runs the embedded demo");
+  app.add_option("--group-id", flags.group_id, "Consumer group id")->capture_default_str();
+  app.add_option("--engagement-topic", flags.engagement_topic)->capture_default_str();
+  app.add_option("--crm-topic", flags.crm_topic)->capture_default_str();
+  app.add_option("--routed-leads-topic", flags.routed_leads_topic)->capture_default_str();
+  app.add_option("--alerts-topic", flags.alerts_topic)->capture_default_str();
+  app.add_option("--deadletter-topic", flags.deadletter_topic)->capture_default_str();
+  app.add_option("--data-dir", flags.data_dir,
+                 "RocksDB state directory (default ./baton-data; a fresh temporary one in the "
+                 "demo)");
+  app.add_option("--metrics-address", flags.metrics_address, "host:port serving /metrics")
+      ->capture_default_str();
+  app.add_option("--commit-interval-ms", flags.commit_interval_ms)
+      ->check(CLI::Range(1, 60'000))
+      ->capture_default_str();
+  app.add_option("--output-format", flags.output_format, "Encoding of outputs")
+      ->check(CLI::IsMember({"protobuf", "json"}))
+      ->capture_default_str();
+  app.add_option("-X", flags.properties,
+                 "librdkafka property key=value for every Kafka client (repeatable), e.g. "
+                 "-X security.protocol=SASL_SSL");
+  app.add_option("--block-cache-mb", flags.block_cache_mb)->capture_default_str();
+  app.add_option("--write-buffer-mb", flags.write_buffer_mb)->capture_default_str();
+  app.add_option("--max-cached-accounts", flags.max_cached_accounts)->capture_default_str();
+  app.add_option("--scenario", flags.scenario, "Demo only: scenario file instead of the bundled one")
+      ->check(CLI::ExistingFile);
+  app.add_option("--exit-when-idle", flags.exit_when_idle_s,
+                 "Demo only: exit once the scenario is fed and no output appeared for N seconds");
+  app.add_option("--log-level", flags.log_level)
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto logger = spdlog::stderr_color_mt("baton");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  return Run(std::move(flags));
+}
