@@ -49,6 +49,24 @@ absl::StatusOr<Parsed> ParseLine(absl::string_view line) {
   return parsed;
 }
 
+// ParseOutput decodes an output in whichever format Baton was told to write.
+void ParseOutput(RdKafka::Message& message, google::protobuf::Message& out) {
+  const absl::string_view payload(static_cast<const char*>(message.payload()), message.len());
+  bool json = false;
+  if (RdKafka::Headers* headers = message.headers()) {
+    for (const auto& h : headers->get(std::string(codec::kContentTypeHeader))) {
+      json = absl::string_view(static_cast<const char*>(h.value()), h.value_size()) ==
+             codec::kJsonContentType;
+    }
+  }
+  if (json) {
+    (void)google::protobuf::util::JsonStringToMessage(
+        google::protobuf::StringPiece(payload.data(), payload.size()), &out);
+  } else {
+    out.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<ScenarioMessage>> ParseScenario(const std::string& text,
@@ -163,11 +181,11 @@ void Demo::Print() {
       std::string line;
       if (topic == options_.outputs.routed_leads) {
         baton::v1::RoutedLead lead;
-        lead.ParseFromArray(message->payload(), static_cast<int>(message->len()));
+        ParseOutput(*message, lead);
         line = codec::OneLine(lead);
       } else if (topic == options_.outputs.alerts) {
         baton::v1::Alert alert;
-        alert.ParseFromArray(message->payload(), static_cast<int>(message->len()));
+        ParseOutput(*message, alert);
         line = codec::OneLine(alert);
       } else {
         std::string code = "?";

@@ -285,7 +285,7 @@ baton::v1::TriggerEvent ToTrigger(const EngagementRecord& r) {
 
 baton::v1::EngagementSummary Summarize(const AccountState& state, absl::Duration window) {
   baton::v1::EngagementSummary s;
-  s.set_window_days(absl::ToInt64Hours(window) / 24);
+  s.set_window_days(static_cast<int32_t>(absl::ToInt64Hours(window) / 24));
   const int64_t now = state.watermark_ms();
   const int64_t lower = now - absl::ToInt64Milliseconds(window);
   std::set<absl::string_view> contacts;
@@ -316,7 +316,7 @@ baton::v1::EngagementSummary Summarize(const AccountState& state, absl::Duration
       roles.insert(c->role());
     }
   }
-  s.set_engaged_contacts(static_cast<int64_t>(contacts.size()));
+  s.set_engaged_contacts(static_cast<int32_t>(contacts.size()));
   for (int role : roles) s.add_roles_engaged(static_cast<baton::v1::BuyingGroupRole>(role));
   if (state.last_marketing_touch_ms() != 0) {
     *s.mutable_last_marketing_touch() = MillisToTimestamp(state.last_marketing_touch_ms());
