@@ -41,9 +41,9 @@ absl::StatusOr<Parsed> ParseLine(absl::string_view line) {
   }
   parsed.engagement = parsed_line.topic() == "engagement";
   parsed.json = parsed_line.format() != "protobuf";
-  auto decoded = codec::DecodeInput(
-      parsed.engagement ? codec::InputKind::kEngagement : codec::InputKind::kCrm, event_json,
-      codec::PayloadFormat::kJson);
+  auto decoded =
+      codec::DecodeInput(parsed.engagement ? codec::InputKind::kEngagement : codec::InputKind::kCrm,
+                         event_json, codec::PayloadFormat::kJson);
   if (!decoded.ok()) return decoded.status();
   parsed.event = std::move(*decoded);
   return parsed;
@@ -95,10 +95,11 @@ absl::StatusOr<std::vector<ScenarioMessage>> ParseScenario(const std::string& te
           ScenarioMessage m;
           m.engagement = p.engagement;
           m.key = std::string(core::AccountIdOf(p.event));
-          const auto format = p.json ? codec::PayloadFormat::kJson : codec::PayloadFormat::kProtobuf;
+          const auto format =
+              p.json ? codec::PayloadFormat::kJson : codec::PayloadFormat::kProtobuf;
           m.value = codec::Encode(e, format);
-          m.content_type = std::string(p.json ? codec::kJsonContentType
-                                              : codec::kProtobufContentType);
+          m.content_type =
+              std::string(p.json ? codec::kJsonContentType : codec::kProtobufContentType);
           messages.push_back(std::move(m));
         },
         p.event);
@@ -135,10 +136,10 @@ void Demo::Feed() {
     RdKafka::Headers* headers = RdKafka::Headers::create();
     headers->add(std::string(codec::kContentTypeHeader), m.content_type);
     const std::string& topic = m.engagement ? options_.engagement_topic : options_.crm_topic;
-    RdKafka::ErrorCode err = producer->produce(
-        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char*>(m.value.data()), m.value.size(), m.key.data(), m.key.size(), 0,
-        headers, nullptr);
+    RdKafka::ErrorCode err =
+        producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                          const_cast<char*>(m.value.data()), m.value.size(), m.key.data(),
+                          m.key.size(), 0, headers, nullptr);
     if (err != RdKafka::ERR_NO_ERROR) {
       delete headers;
       spdlog::error("demo feeder: producing to {}: {}", topic, RdKafka::err2str(err));
@@ -154,10 +155,10 @@ void Demo::Feed() {
 
 void Demo::Print() {
   auto conf = kafka::MakeConsumerConf(options_.kafka, {{"group.id", "baton-demo-printer"},
-                                               {"auto.offset.reset", "earliest"},
-                                               {"enable.auto.commit", "false"},
-                                               {"session.timeout.ms", "6000"},
-                                               {"fetch.wait.max.ms", "10"}});
+                                                       {"auto.offset.reset", "earliest"},
+                                                       {"enable.auto.commit", "false"},
+                                                       {"session.timeout.ms", "6000"},
+                                                       {"fetch.wait.max.ms", "10"}});
   std::string error;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       conf.ok() ? RdKafka::KafkaConsumer::create(conf->get(), error) : nullptr);

@@ -77,8 +77,8 @@ int Run(Flags flags) {
     if (!started.ok()) return Fail(std::string(started.status().message()));
     cluster = std::move(*started);
     for (const std::string* topic :
-         {&flags.engagement_topic, &flags.crm_topic, &flags.routed_leads_topic,
-          &flags.alerts_topic, &flags.deadletter_topic}) {
+         {&flags.engagement_topic, &flags.crm_topic, &flags.routed_leads_topic, &flags.alerts_topic,
+          &flags.deadletter_topic}) {
       if (auto s = cluster->CreateTopic(*topic, 3); !s.ok()) {
         return Fail(std::string(s.message()));
       }
@@ -100,10 +100,10 @@ int Run(Flags flags) {
 
   std::error_code ec;
   std::filesystem::create_directories(flags.data_dir, ec);
-  auto store = baton::store::RocksDbStateStore::Open(
-      {.path = flags.data_dir,
-       .block_cache_bytes = flags.block_cache_mb << 20,
-       .write_buffer_bytes = flags.write_buffer_mb << 20});
+  auto store =
+      baton::store::RocksDbStateStore::Open({.path = flags.data_dir,
+                                             .block_cache_bytes = flags.block_cache_mb << 20,
+                                             .write_buffer_bytes = flags.write_buffer_mb << 20});
   if (!store.ok()) return Fail(std::string(store.status().message()));
 
   baton::metrics::PrometheusMetrics metrics;
@@ -134,9 +134,8 @@ int Run(Flags flags) {
   loop_options.engagement_topic = flags.engagement_topic;
   loop_options.crm_topic = flags.crm_topic;
   loop_options.commit_interval = absl::Milliseconds(flags.commit_interval_ms);
-  baton::kafka::LoopListener listener{
-      [&metrics](size_t n) { metrics.SetAssignedPartitions(n); },
-      [&metrics](bool up) { metrics.SetUp(up); }};
+  baton::kafka::LoopListener listener{[&metrics](size_t n) { metrics.SetAssignedPartitions(n); },
+                                      [&metrics](bool up) { metrics.SetUp(up); }};
   baton::kafka::ProcessingLoop loop(loop_options, kafka, processor, **sink, listener);
 
   std::unique_ptr<baton::demo::Demo> demo;
@@ -154,8 +153,8 @@ int Run(Flags flags) {
       return Fail((flags.scenario.empty() ? std::string("bundled scenario") : flags.scenario) +
                   ": " + std::string(scenario.status().message()));
     }
-    baton::demo::DemoOptions demo_options{kafka, flags.engagement_topic, flags.crm_topic,
-                                          outputs, std::move(*scenario)};
+    baton::demo::DemoOptions demo_options{kafka, flags.engagement_topic, flags.crm_topic, outputs,
+                                          std::move(*scenario)};
     demo_options.exit_when_idle = absl::Seconds(flags.exit_when_idle_s);
     demo = std::make_unique<baton::demo::Demo>(std::move(demo_options), g_stop);
     demo->Start();
@@ -203,7 +202,8 @@ int main(int argc, char** argv) {
   app.add_option("--block-cache-mb", flags.block_cache_mb)->capture_default_str();
   app.add_option("--write-buffer-mb", flags.write_buffer_mb)->capture_default_str();
   app.add_option("--max-cached-accounts", flags.max_cached_accounts)->capture_default_str();
-  app.add_option("--scenario", flags.scenario, "Demo only: scenario file instead of the bundled one")
+  app.add_option("--scenario", flags.scenario,
+                 "Demo only: scenario file instead of the bundled one")
       ->check(CLI::ExistingFile);
   app.add_option("--exit-when-idle", flags.exit_when_idle_s,
                  "Demo only: exit once the scenario is fed and no output appeared for N seconds");

@@ -21,8 +21,7 @@ absl::Status Invalid(absl::string_view code, absl::string_view detail) {
 absl::Status RequireId(const std::string& value, absl::string_view field) {
   if (value.empty()) return Invalid("missing_field", absl::StrCat(field, " is required"));
   if (value.size() > kMaxIdBytes) {
-    return Invalid("invalid_value",
-                   absl::StrCat(field, " is longer than ", kMaxIdBytes, " bytes"));
+    return Invalid("invalid_value", absl::StrCat(field, " is longer than ", kMaxIdBytes, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -55,8 +54,7 @@ absl::Status ValidateEngagement(const EngagementEvent& e) {
   if (absl::Status s = RequireEnum(e.type(), baton::v1::EngagementType_IsValid, "type"); !s.ok()) {
     return s;
   }
-  if (e.type() != baton::v1::INTENT_SIGNAL && e.contact_id().empty() &&
-      e.contact_email().empty()) {
+  if (e.type() != baton::v1::INTENT_SIGNAL && e.contact_id().empty() && e.contact_email().empty()) {
     return Invalid("missing_field", "contact_id or contact_email is required");
   }
   if (e.type() == baton::v1::PAGE_VISIT && e.url().empty()) {
@@ -191,8 +189,8 @@ absl::StatusOr<PayloadFormat> ParseContentType(const std::string* header_value) 
 absl::StatusOr<core::InputEvent> DecodeInput(InputKind kind, absl::string_view payload,
                                              PayloadFormat format, const DecodeOptions& options) {
   if (payload.size() > options.max_payload_bytes) {
-    return Invalid("oversized", absl::StrCat("payload of ", payload.size(),
-                                             " bytes exceeds ", options.max_payload_bytes));
+    return Invalid("oversized", absl::StrCat("payload of ", payload.size(), " bytes exceeds ",
+                                             options.max_payload_bytes));
   }
   if (kind == InputKind::kEngagement) return Parse<EngagementEvent>(payload, format);
   return Parse<CrmEvent>(payload, format);

@@ -55,21 +55,22 @@ TEST(DecodeTest, JsonSentWithoutContentTypeIsBadProtobufWithAHint) {
 }
 
 TEST(DecodeTest, InvalidJsonIsBadJson) {
-  EXPECT_THAT(ReasonOf(DecodeInput(InputKind::kEngagement, "{\"event_id\": ", PayloadFormat::kJson)),
-              StartsWith("bad_json:"));
+  EXPECT_THAT(
+      ReasonOf(DecodeInput(InputKind::kEngagement, "{\"event_id\": ", PayloadFormat::kJson)),
+      StartsWith("bad_json:"));
 }
 
 TEST(DecodeTest, UnknownJsonFieldIsBadJson) {
-  EXPECT_THAT(ReasonOf(DecodeInput(InputKind::kEngagement, R"({"evnt_id": "x"})",
-                                   PayloadFormat::kJson)),
-              StartsWith("bad_json:"));
+  EXPECT_THAT(
+      ReasonOf(DecodeInput(InputKind::kEngagement, R"({"evnt_id": "x"})", PayloadFormat::kJson)),
+      StartsWith("bad_json:"));
 }
 
 TEST(DecodeTest, UnknownEnumNameIsBadJson) {
-  EXPECT_THAT(ReasonOf(DecodeInput(InputKind::kEngagement,
-                                   R"({"event_id": "x", "type": "EMAIL_OPNE"})",
-                                   PayloadFormat::kJson)),
-              StartsWith("bad_json:"));
+  EXPECT_THAT(
+      ReasonOf(DecodeInput(InputKind::kEngagement, R"({"event_id": "x", "type": "EMAIL_OPNE"})",
+                           PayloadFormat::kJson)),
+      StartsWith("bad_json:"));
 }
 
 TEST(DecodeTest, UnknownEnumNumberIsInvalidValue) {
@@ -133,9 +134,9 @@ TEST(ValidateTest, AccountUpsertNeedsATier) {
 TEST(DecodeTest, OversizedPayloadIsRejectedBeforeParsing) {
   DecodeOptions options;
   options.max_payload_bytes = 16;
-  EXPECT_THAT(ReasonOf(DecodeInput(InputKind::kEngagement, kOpenJson, PayloadFormat::kJson,
-                                   options)),
-              StartsWith("oversized:"));
+  EXPECT_THAT(
+      ReasonOf(DecodeInput(InputKind::kEngagement, kOpenJson, PayloadFormat::kJson, options)),
+      StartsWith("oversized:"));
 }
 
 TEST(ContentTypeTest, HeaderChoosesTheFormat) {

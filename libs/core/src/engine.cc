@@ -99,8 +99,7 @@ void RemoveFirst(Repeated& field, int n) {
   if (n > 0) field.DeleteSubrange(0, n);
 }
 
-void RememberSeen(AccountState& state, absl::string_view event_id, absl::Time time,
-                  int max_seen) {
+void RememberSeen(AccountState& state, absl::string_view event_id, absl::Time time, int max_seen) {
   auto* s = state.add_seen();
   s->set_event_id(std::string(event_id));
   s->set_time_ms(Millis(time));
@@ -207,12 +206,11 @@ void ApplyCrm(const CrmEvent& e, AccountState& state) {
     case CrmEvent::kHandoffDisposition: {
       const auto& d = e.handoff_disposition();
       for (auto& h : *state.mutable_handoffs()) {
-        if (h.handoff_id() != d.handoff_id() ||
-            h.status() != baton::internal::v1::OPEN) {
+        if (h.handoff_id() != d.handoff_id() || h.status() != baton::internal::v1::OPEN) {
           continue;
         }
         h.set_status(d.disposition() == baton::v1::ACCEPTED ? baton::internal::v1::ACCEPTED
-                                                             : baton::internal::v1::REJECTED);
+                                                            : baton::internal::v1::REJECTED);
         h.set_rejection_reason(d.reason());
         h.set_closed_at_ms(t_ms);
       }
@@ -258,10 +256,9 @@ std::optional<Firing> Evaluate(const HandoffRule& rule, const AccountState& stat
   // The contact with the most opens wins; ties go to the most recent open, then the smaller key.
   for (auto& [contact, opens] : opens_by_contact) {
     if (static_cast<int>(opens.size()) < rule.min_email_opens) continue;
-    const bool better =
-        firing.opens.empty() || opens.size() > firing.opens.size() ||
-        (opens.size() == firing.opens.size() &&
-         opens.back()->time_ms() > firing.opens.back()->time_ms());
+    const bool better = firing.opens.empty() || opens.size() > firing.opens.size() ||
+                        (opens.size() == firing.opens.size() &&
+                         opens.back()->time_ms() > firing.opens.back()->time_ms());
     if (better) {
       firing.contact_key = std::string(contact);
       firing.opens = opens;
@@ -293,21 +290,38 @@ baton::v1::EngagementSummary Summarize(const AccountState& state, absl::Duration
   for (const EngagementRecord& r : state.engagement()) {
     if (!InWindow(r, lower, now)) continue;
     switch (r.type()) {
-      case baton::v1::EMAIL_OPEN: s.set_email_opens(s.email_opens() + 1); break;
-      case baton::v1::EMAIL_CLICK: s.set_email_clicks(s.email_clicks() + 1); break;
+      case baton::v1::EMAIL_OPEN:
+        s.set_email_opens(s.email_opens() + 1);
+        break;
+      case baton::v1::EMAIL_CLICK:
+        s.set_email_clicks(s.email_clicks() + 1);
+        break;
       case baton::v1::PAGE_VISIT:
         s.set_page_visits(s.page_visits() + 1);
         if (r.pricing_page()) s.set_pricing_page_visits(s.pricing_page_visits() + 1);
         break;
-      case baton::v1::CONTENT_DOWNLOAD: s.set_content_downloads(s.content_downloads() + 1); break;
+      case baton::v1::CONTENT_DOWNLOAD:
+        s.set_content_downloads(s.content_downloads() + 1);
+        break;
       case baton::v1::WEBINAR_REGISTRATION:
-      case baton::v1::WEBINAR_ATTENDANCE: s.set_webinar_events(s.webinar_events() + 1); break;
-      case baton::v1::FORM_FILL: s.set_form_fills(s.form_fills() + 1); break;
-      case baton::v1::INTENT_SIGNAL: s.set_intent_signals(s.intent_signals() + 1); break;
-      case baton::v1::REPLY: s.set_replies(s.replies() + 1); break;
+      case baton::v1::WEBINAR_ATTENDANCE:
+        s.set_webinar_events(s.webinar_events() + 1);
+        break;
+      case baton::v1::FORM_FILL:
+        s.set_form_fills(s.form_fills() + 1);
+        break;
+      case baton::v1::INTENT_SIGNAL:
+        s.set_intent_signals(s.intent_signals() + 1);
+        break;
+      case baton::v1::REPLY:
+        s.set_replies(s.replies() + 1);
+        break;
       case baton::v1::MEETING_REQUEST:
-      case baton::v1::MEETING_HELD: s.set_meetings(s.meetings() + 1); break;
-      default: break;
+      case baton::v1::MEETING_HELD:
+        s.set_meetings(s.meetings() + 1);
+        break;
+      default:
+        break;
     }
     if (r.contact_id().empty()) continue;
     contacts.insert(r.contact_id());
@@ -434,9 +448,8 @@ absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, AccountState& sta
         absl::StrCat("bad_timestamp: event_time ", absl::FormatTime(t), " is before 2000"));
   }
   if (t > clock_.Now() + options_.max_future_skew) {
-    return absl::InvalidArgumentError(absl::StrCat("bad_timestamp: event_time ",
-                                                   absl::FormatTime(t),
-                                                   " is in the future"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad_timestamp: event_time ", absl::FormatTime(t), " is in the future"));
   }
   Effects effects;
   const absl::string_view event_id = EventIdOf(event);

@@ -47,8 +47,8 @@ class EngineTest : public ::testing::Test {
     return MustApply(e);
   }
 
-  Effects Engage(baton::v1::EngagementType type, std::string contact = "c-1",
-                 std::string url = "", std::string event_id = "") {
+  Effects Engage(baton::v1::EngagementType type, std::string contact = "c-1", std::string url = "",
+                 std::string event_id = "") {
     baton::v1::EngagementEvent e;
     e.set_event_id(event_id.empty() ? NextId() : event_id);
     *e.mutable_event_time() = ToTimestamp(clock_.Now());

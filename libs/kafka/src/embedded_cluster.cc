@@ -34,8 +34,7 @@ EmbeddedCluster::~EmbeddedCluster() {
 absl::Status EmbeddedCluster::CreateTopic(const std::string& name, int partitions) {
   rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(cluster_, name.c_str(), partitions, 1);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::InternalError(
-        absl::StrCat("creating topic ", name, ": ", rd_kafka_err2str(err)));
+    return absl::InternalError(absl::StrCat("creating topic ", name, ": ", rd_kafka_err2str(err)));
   }
   return absl::OkStatus();
 }

@@ -76,9 +76,8 @@ absl::Status KafkaOutputSink::Publish(std::vector<pipeline::OutboundRecord>& rec
     return absl::UnavailableError(absl::StrCat("flushing outputs: ", RdKafka::err2str(err)));
   }
   if (failed_ > 0) {
-    return absl::UnavailableError(
-        absl::StrCat(failed_, " of ", records.size(), " outputs not delivered; first: ",
-                     first_error_));
+    return absl::UnavailableError(absl::StrCat(failed_, " of ", records.size(),
+                                               " outputs not delivered; first: ", first_error_));
   }
   return absl::OkStatus();
 }

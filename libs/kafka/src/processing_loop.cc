@@ -39,8 +39,8 @@ pipeline::InputRecord Record(RdKafka::Message& message) {
     const char* name;
     const void* value;
     size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                       RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
          ++i) {
       record.headers.push_back(
           {name, absl::string_view(static_cast<const char*>(value), value ? size : 0)});
@@ -64,14 +64,14 @@ ProcessingLoop::~ProcessingLoop() = default;
 
 absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
   auto conf = MakeConsumerConf(settings_, {
-                                      {"group.id", options_.group_id},
-                                      {"enable.auto.commit", "false"},
-                                      {"enable.auto.offset.store", "false"},
-                                      {"auto.offset.reset", "earliest"},
-                                      {"partition.assignment.strategy", "range"},
-                                      {"isolation.level", "read_committed"},
-                                      {"enable.partition.eof", "false"},
-                                  });
+                                              {"group.id", options_.group_id},
+                                              {"enable.auto.commit", "false"},
+                                              {"enable.auto.offset.store", "false"},
+                                              {"auto.offset.reset", "earliest"},
+                                              {"partition.assignment.strategy", "range"},
+                                              {"isolation.level", "read_committed"},
+                                              {"enable.partition.eof", "false"},
+                                          });
   if (!conf.ok()) return conf.status();
   std::string error;
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) !=
@@ -101,8 +101,8 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
       }
     }
     const absl::Time deadline = faulted_ ? retry_at_ : next_commit;
-    const int timeout_ms = static_cast<int>(
-        std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline - now), 0, 100));
+    const int timeout_ms =
+        static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline - now), 0, 100));
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
     switch (message->err()) {
       case RdKafka::ERR_NO_ERROR:
@@ -165,8 +165,7 @@ void ProcessingLoop::CommitUnit() {
 }
 
 void ProcessingLoop::Fault(absl::string_view what, const absl::Status& status) {
-  backoff_ = std::min(options_.max_backoff,
-                      std::max(absl::Milliseconds(250), backoff_ * 2));
+  backoff_ = std::min(options_.max_backoff, std::max(absl::Milliseconds(250), backoff_ * 2));
   spdlog::error("{} failed, retrying in {}: {}", std::string(what), absl::FormatDuration(backoff_),
                 std::string(status.message()));
   processor_.Rewind();

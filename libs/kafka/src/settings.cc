@@ -20,8 +20,7 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> Build(const KafkaSettings& settin
     std::string error;
     if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
       // The value may be a secret (sasl.password): name the property, never the value.
-      return absl::InvalidArgumentError(
-          absl::StrCat("Kafka property '", key, "': ", error));
+      return absl::InvalidArgumentError(absl::StrCat("Kafka property '", key, "': ", error));
     }
   }
   return conf;

@@ -36,26 +36,26 @@ PrometheusMetrics::PrometheusMetrics()
                 .Add({})),
       handoffs_(CounterFamily(*registry_, "baton_handoffs_total",
                               "Handoffs decided (routed or routing failure), by rule and tier.")),
-      routed_leads_(CounterFamily(*registry_, "baton_routed_leads_total",
-                                  "RoutedLead records published.")
-                        .Add({})),
+      routed_leads_(
+          CounterFamily(*registry_, "baton_routed_leads_total", "RoutedLead records published.")
+              .Add({})),
       alerts_(CounterFamily(*registry_, "baton_alerts_total", "Alert records published, by kind.")),
       commits_(CounterFamily(*registry_, "baton_commits_total", "Commit units committed.").Add({})),
       commit_failures_(CounterFamily(*registry_, "baton_commit_failures_total",
                                      "Commit units that failed, by stage (publish, store).")),
-      commit_seconds_(prometheus::BuildHistogram()
-                          .Name("baton_commit_duration_seconds")
-                          .Help("Time to commit one unit (publish + store).")
-                          .Register(*registry_)
-                          .Add({}, prometheus::Histogram::BucketBoundaries{
-                                       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                       1, 2.5, 5})),
-      batch_events_(prometheus::BuildHistogram()
-                        .Name("baton_commit_events")
-                        .Help("Input records per committed unit.")
-                        .Register(*registry_)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{
-                                     1, 10, 100, 1000, 10000, 100000})),
+      commit_seconds_(
+          prometheus::BuildHistogram()
+              .Name("baton_commit_duration_seconds")
+              .Help("Time to commit one unit (publish + store).")
+              .Register(*registry_)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                               0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})),
+      batch_events_(
+          prometheus::BuildHistogram()
+              .Name("baton_commit_events")
+              .Help("Input records per committed unit.")
+              .Register(*registry_)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 10, 100, 1000, 10000, 100000})),
       assigned_partitions_(Gauge(*registry_, "baton_assigned_partitions",
                                  "Input topic-partitions assigned to this instance.")),
       cached_accounts_(Gauge(*registry_, "baton_cached_accounts",

@@ -116,8 +116,8 @@ void Processor::DeadLetter(const InputRecord& record, const absl::Status& reason
 
 void Processor::Stage(const core::Effects& effects, const std::string& account_id) {
   for (const auto& lead : effects.leads) {
-    outputs_.push_back(Output(OutboundRecord::Topic::kRoutedLeads, account_id, lead,
-                              lead.lead_id(), options_.output_format));
+    outputs_.push_back(Output(OutboundRecord::Topic::kRoutedLeads, account_id, lead, lead.lead_id(),
+                              options_.output_format));
     ++stats_.routed_leads;
   }
   for (const auto& alert : effects.alerts) {
@@ -141,9 +141,8 @@ absl::StatusOr<Processor::CachedAccount*> Processor::Account(int32_t partition,
   if (stored->has_value() && !entry.state.ParseFromString(**stored)) {
     // A record Baton wrote itself does not parse: the store is corrupt. Crash loudly rather than
     // silently start the account over.
-    return absl::DataLossError(
-        absl::StrCat("stored state of account ", account_id, " in partition ", partition,
-                     " does not parse"));
+    return absl::DataLossError(absl::StrCat("stored state of account ", account_id,
+                                            " in partition ", partition, " does not parse"));
   }
   return &cache_.emplace(std::move(key), std::move(entry)).first->second;
 }

@@ -114,7 +114,8 @@ class ProcessorTest : public ::testing::Test {
     Feed("abm.engagement.v1",
          absl::StrCat(R"({"event_id": ")", id, R"(", "event_time": ")", Time(minutes_ago),
                       R"(", "source": "mkto", "account_id": "acme", "contact_id": "c-1",
-                      "type": ")", type, R"(", "url": ")", url, R"("})"));
+                      "type": ")",
+                      type, R"(", "url": ")", url, R"("})"));
   }
   void QualifyingEngagement() {
     Engage("p-1", "PAGE_VISIT", 50, "https://vendor.example/pricing");

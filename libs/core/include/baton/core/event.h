@@ -3,9 +3,9 @@
 // Thread-safety: plain values.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <variant>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "baton/v1/events.pb.h"
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace baton::core {
