@@ -86,9 +86,9 @@ const ContactState* FindContact(const AccountState& state, absl::string_view con
   return nullptr;
 }
 
-bool Seen(const AccountState& state, absl::string_view event_id) {
-  for (const auto& s : state.seen()) {
-    if (s.event_id() == event_id) return true;
+bool Seen(const AccountState& state, uint64_t id_hash) {
+  for (uint64_t seen : state.seen_ids()) {
+    if (seen == id_hash) return true;
   }
   return false;
 }
@@ -96,32 +96,47 @@ bool Seen(const AccountState& state, absl::string_view event_id) {
 // RemoveFirst drops the first `n` elements of a repeated field.
 template <typename Repeated>
 void RemoveFirst(Repeated& field, int n) {
-  if (n > 0) field.DeleteSubrange(0, n);
+  if (n > 0) field.erase(field.begin(), field.begin() + n);
 }
 
-void RememberSeen(AccountState& state, absl::string_view event_id, absl::Time time, int max_seen) {
-  auto* s = state.add_seen();
-  s->set_event_id(std::string(event_id));
-  s->set_time_ms(Millis(time));
-  RemoveFirst(*state.mutable_seen(), state.seen_size() - max_seen);
+// Slack lets a bounded list overshoot its bound by an eighth before it is trimmed, so trimming
+// (which shifts the whole list) happens once per many events instead of on every event.
+int Slack(int bound) { return std::max(8, bound / 8); }
+
+void RememberSeen(AccountState& state, uint64_t id_hash, absl::Time time, int max_seen,
+                  absl::Duration retention) {
+  state.add_seen_ids(id_hash);
+  state.add_seen_times_ms(Millis(time));
+  if (state.seen_ids_size() <= max_seen + Slack(max_seen)) return;
+  // Keep the entries still inside the retention, newest `max_seen` at most.
+  const int64_t horizon = state.watermark_ms() - absl::ToInt64Milliseconds(retention);
+  auto* ids = state.mutable_seen_ids();
+  auto* times = state.mutable_seen_times_ms();
+  int kept = 0;
+  const int first = state.seen_ids_size() - max_seen;
+  for (int i = first; i < ids->size(); ++i) {
+    if (times->Get(i) <= horizon) continue;
+    ids->Set(kept, ids->Get(i));
+    times->Set(kept, times->Get(i));
+    ++kept;
+  }
+  ids->Truncate(kept);
+  times->Truncate(kept);
 }
 
-// Prune drops engagement and dedup entries that fell out of the retention before the watermark.
-void Prune(AccountState& state, absl::Duration retention) {
+// PruneEngagement drops engagement that fell out of the retention before the watermark, and the
+// oldest beyond the bound. Expired records are dropped in batches: windows skip them anyway.
+void PruneEngagement(AccountState& state, absl::Duration retention, int max_records) {
   const int64_t horizon = state.watermark_ms() - absl::ToInt64Milliseconds(retention);
   auto* records = state.mutable_engagement();
   int old = 0;
   while (old < records->size() && records->Get(old).time_ms() <= horizon) ++old;
-  RemoveFirst(*records, old);
-  // `seen` is in arrival order, not time order: filter it.
-  auto* seen = state.mutable_seen();
-  auto keep = std::stable_partition(seen->begin(), seen->end(),
-                                    [horizon](const auto& s) { return s.time_ms() > horizon; });
-  seen->DeleteSubrange(static_cast<int>(keep - seen->begin()),
-                       static_cast<int>(seen->end() - keep));
+  const int over = records->size() - max_records;
+  if (over > Slack(max_records)) old = std::max(old, over);
+  if (old >= Slack(max_records) || old == records->size()) RemoveFirst(*records, old);
 }
 
-void InsertEngagement(AccountState& state, EngagementRecord record, int max_records) {
+void InsertEngagement(AccountState& state, EngagementRecord record) {
   auto* records = state.mutable_engagement();
   // Records are ordered by (time, event id); most arrive in order, so search from the back.
   int pos = records->size();
@@ -135,7 +150,6 @@ void InsertEngagement(AccountState& state, EngagementRecord record, int max_reco
   }
   records->Add(std::move(record));
   for (int i = records->size() - 1; i > pos; --i) records->SwapElements(i, i - 1);
-  RemoveFirst(*records, records->size() - max_records);
 }
 
 void ApplyEngagement(const EngagementEvent& e, AccountState& state, const EngineOptions& opts,
@@ -156,7 +170,7 @@ void ApplyEngagement(const EngagementEvent& e, AccountState& state, const Engine
   record.set_campaign_id(e.campaign_id());
   record.set_content_id(e.content_id());
   record.set_pricing_page(e.type() == baton::v1::PAGE_VISIT && IsPricingPage(e.url()));
-  InsertEngagement(state, std::move(record), opts.max_engagement_records);
+  InsertEngagement(state, std::move(record));
   state.set_last_marketing_touch_ms(std::max(state.last_marketing_touch_ms(), t_ms));
 }
 
@@ -453,7 +467,8 @@ absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, AccountState& sta
   }
   Effects effects;
   const absl::string_view event_id = EventIdOf(event);
-  if (Seen(state, event_id)) {
+  const uint64_t id_hash = StableHash64({event_id});
+  if (Seen(state, id_hash)) {
     effects.duplicate = true;
     return effects;
   }
@@ -466,8 +481,8 @@ absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, AccountState& sta
     ApplyCrm(std::get<CrmEvent>(event), state);
   }
   state.set_watermark_ms(std::max(state.watermark_ms(), absl::ToUnixMillis(t)));
-  RememberSeen(state, event_id, t, options_.max_seen_events);
-  Prune(state, options_.retention);
+  RememberSeen(state, id_hash, t, options_.max_seen_events, options_.retention);
+  PruneEngagement(state, options_.retention, options_.max_engagement_records);
 
   if (std::optional<Firing> firing = Evaluate(options_.rule, state)) {
     Handoff(*firing, event, state, options_, effects);

@@ -32,9 +32,9 @@ inline constexpr absl::string_view kProtobufContentType = "application/x-protobu
 inline constexpr absl::string_view kJsonContentType = "application/json";
 
 // Reason codes of decode and validation errors (the metric label values).
-inline constexpr std::array<absl::string_view, 8> kReasonCodes = {
-    "oversized",     "unknown_content_type", "bad_protobuf",  "bad_json",
-    "missing_field", "invalid_value",        "bad_timestamp", "unmatched_account"};
+inline constexpr std::array<absl::string_view, 7> kReasonCodes = {
+    "oversized",     "unknown_content_type", "bad_protobuf", "bad_json",
+    "missing_field", "invalid_value",        "bad_timestamp"};
 
 // ParseContentType maps a header value (nullptr when absent) to a format. Parameters such as
 // "; charset=utf-8" are ignored; "application/protobuf" is accepted as a synonym.

@@ -1,0 +1,195 @@
+// core_bench: Baton's processing core in one process and one thread — decode, validate, account
+// state, rule, routing, encoded outputs, with the real RocksDB store underneath and commits as in
+// the service — over a generated workload. Prints a table and writes JSON.
+//
+//   build/bench/core_bench --accounts 100000 --events 1000000 --runs 3 --json FILE
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "baton/core/clock.h"
+#include "baton/core/engine.h"
+#include "baton/pipeline/processor.h"
+#include "baton/store/rocksdb_state_store.h"
+#include "workload.h"
+
+namespace {
+
+using namespace baton;
+
+class NullSink : public pipeline::OutputSink {
+ public:
+  absl::Status Publish(std::vector<pipeline::OutboundRecord>& records) override {
+    for (const auto& r : records) {
+      ++count;
+      bytes += r.value.size();
+    }
+    return absl::OkStatus();
+  }
+  int64_t count = 0;
+  int64_t bytes = 0;
+};
+
+class NullObserver : public pipeline::Observer {
+ public:
+  void Committed(const pipeline::CommitStats& s, absl::Duration) override {
+    leads += s.routed_leads;
+    deadlettered += static_cast<int64_t>(s.deadlettered_by_reason.size());
+  }
+  void CommitFailed(absl::string_view) override {}
+  void CachedAccounts(size_t) override {}
+  int64_t leads = 0;
+  int64_t deadlettered = 0;
+};
+
+int64_t DirBytes(const std::filesystem::path& dir) {
+  int64_t total = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) total += static_cast<int64_t>(entry.file_size());
+  }
+  return total;
+}
+
+int64_t PeakRssBytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;
+}
+
+struct Run {
+  double load_seconds;
+  double stream_seconds;
+  double events_per_second;
+  int64_t outputs;
+  int64_t leads;
+  int64_t db_bytes;
+};
+
+Run RunOnce(const bench::Workload& w, const bench::WorkloadOptions& wo, int commit_every,
+            size_t cache, const std::filesystem::path& dir) {
+  std::filesystem::remove_all(dir);
+  auto store = store::RocksDbStateStore::Open({.path = dir.string()});
+  if (!store.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(store.status().message()).c_str());
+    std::exit(1);
+  }
+  core::FakeClock clock(wo.end + absl::Hours(1));
+  core::Engine engine(core::EngineOptions{}, clock);
+  pipeline::ProcessorOptions po;
+  po.max_cached_accounts = cache;
+  NullObserver observer;
+  pipeline::Processor processor(po, engine, **store, observer);
+  NullSink sink;
+  int64_t offsets[2][64] = {};
+
+  auto feed = [&](const std::vector<bench::Message>& messages) {
+    int pending = 0;
+    for (const bench::Message& m : messages) {
+      pipeline::InputRecord r;
+      r.topic = m.engagement ? po.engagement_topic : po.crm_topic;
+      r.partition = m.partition;
+      r.offset = offsets[m.engagement][m.partition]++;
+      r.key = m.key;
+      r.value = m.value;
+      if (m.json) r.headers.push_back({"content-type", "application/json"});
+      if (!processor.Process(r).ok()) std::abort();
+      if (++pending == commit_every) {
+        if (!processor.Commit(sink).ok()) std::abort();
+        pending = 0;
+      }
+    }
+    if (!processor.Commit(sink).ok()) std::abort();
+  };
+  absl::Time t0 = absl::Now();
+  feed(w.crm_load);
+  absl::Time t1 = absl::Now();
+  feed(w.stream);
+  absl::Time t2 = absl::Now();
+  Run run;
+  run.load_seconds = absl::ToDoubleSeconds(t1 - t0);
+  run.stream_seconds = absl::ToDoubleSeconds(t2 - t1);
+  run.events_per_second = static_cast<double>(w.stream.size()) / run.stream_seconds;
+  run.outputs = sink.count;
+  run.leads = observer.leads;
+  store->reset();
+  run.db_bytes = DirBytes(dir);
+  return run;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bench::WorkloadOptions wo;
+  int runs = 3;
+  int commit_every = 20'000;
+  size_t cache = 100'000;
+  std::string json_path;
+  std::string dir = "/tmp/baton-core-bench";
+  CLI::App app{"Baton core throughput benchmark"};
+  app.add_option("--accounts", wo.accounts)->capture_default_str();
+  app.add_option("--events", wo.events)->capture_default_str();
+  app.add_option("--runs", runs)->capture_default_str();
+  app.add_option("--seed", wo.seed)->capture_default_str();
+  app.add_option("--zipf", wo.zipf_s)->capture_default_str();
+  app.add_option("--commit-every", commit_every, "input records per commit unit")
+      ->capture_default_str();
+  app.add_option("--max-cached-accounts", cache)->capture_default_str();
+  app.add_option("--data-dir", dir)->capture_default_str();
+  app.add_option("--json", json_path, "write results here");
+  CLI11_PARSE(app, argc, argv);
+
+  const absl::Time g0 = absl::Now();
+  bench::Workload w = bench::Generate(wo);
+  std::fprintf(stderr, "generated %zu + %zu messages in %.1fs\n", w.crm_load.size(),
+               w.stream.size(), absl::ToDoubleSeconds(absl::Now() - g0));
+
+  std::vector<Run> results;
+  for (int i = 0; i < runs; ++i) results.push_back(RunOnce(w, wo, commit_every, cache, dir));
+  std::filesystem::remove_all(dir);
+
+  std::vector<double> rates;
+  for (const Run& r : results) rates.push_back(r.events_per_second);
+  std::sort(rates.begin(), rates.end());
+  const double median = rates[rates.size() / 2];
+  const Run& last = results.back();
+  const double bytes_per_account =
+      static_cast<double>(last.db_bytes) / static_cast<double>(wo.accounts);
+
+  std::printf("%-34s %s\n", "core benchmark", "value");
+  std::printf("%-34s %d accounts, %zu load + %zu stream events, zipf %.2f\n", "workload",
+              wo.accounts, w.crm_load.size(), w.stream.size(), wo.zipf_s);
+  for (size_t i = 0; i < results.size(); ++i) {
+    std::printf("%-34s %.0f events/s (load %.2fs, stream %.2fs)\n",
+                absl::StrFormat("run %d", i + 1).c_str(), results[i].events_per_second,
+                results[i].load_seconds, results[i].stream_seconds);
+  }
+  std::printf("%-34s %.0f events/s\n", "median, one thread", median);
+  std::printf("%-34s %lld (%lld routed leads)\n", "outputs per run",
+              static_cast<long long>(last.outputs), static_cast<long long>(last.leads));
+  std::printf("%-34s %.0f bytes\n", "RocksDB on disk per account", bytes_per_account);
+  std::printf("%-34s %.1f MiB\n", "peak RSS (incl. workload in memory)",
+              static_cast<double>(PeakRssBytes()) / (1 << 20));
+
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    out << absl::StrFormat(
+        "{\"benchmark\": \"core\", \"accounts\": %d, \"load_events\": %zu, \"stream_events\": "
+        "%zu, \"zipf_s\": %.2f, \"runs_events_per_second\": [",
+        wo.accounts, w.crm_load.size(), w.stream.size(), wo.zipf_s);
+    for (size_t i = 0; i < results.size(); ++i) {
+      out << (i ? ", " : "") << absl::StrFormat("%.0f", results[i].events_per_second);
+    }
+    out << absl::StrFormat(
+        "], \"median_events_per_second\": %.0f, \"outputs\": %lld, \"routed_leads\": %lld, "
+        "\"rocksdb_bytes_per_account\": %.0f, \"peak_rss_bytes\": %lld}\n",
+        median, static_cast<long long>(last.outputs), static_cast<long long>(last.leads),
+        bytes_per_account, static_cast<long long>(PeakRssBytes()));
+  }
+  return 0;
+}

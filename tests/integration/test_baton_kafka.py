@@ -1,0 +1,358 @@
+"""End-to-end tests: the real baton binary against a real Kafka broker (see README.md).
+
+Each test has its own topics, consumer group and data directory. Each one asserts the exact
+outputs: which ids, kinds, accounts and assignees appear, and how many, with nothing extra.
+To know when baton has processed what was sent, the tests wait for
+baton_events_consumed_total. Baton publishes a commit's outputs before it counts the commit, so
+the outputs are already on the broker when the count is reached. The reader then reads on for a
+couple of seconds, so that an unexpected extra record would show up.
+"""
+from __future__ import annotations
+
+import json
+
+from harness import JSON_CT, PROTO_CT, RULE, decode_output, handoff_id
+
+PRICING = "https://www.example.com/en/pricing?plan=team"
+
+
+def crm_setup(inputs, account_id, name, tier, ae, contacts, fmt="json", stage="Engaged"):
+    """Sends an account's contacts, then its account record. Returns the number sent."""
+    n = 0
+    for i, (cid, email, full_name, title, role) in enumerate(contacts):
+        inputs.send(inputs.contact(f"crm-{cid}", 0, account_id, cid, email, full_name, title,
+                                   role), "protobuf" if i % 2 else "json")
+        n += 1
+    inputs.send(inputs.account(f"crm-{account_id}", 0.5, account_id, name, tier, ae=ae,
+                               sdr="sdr-tom", marketing="mkt-priya",
+                               selection_reason="expansion: new EU data centre", icp_fit=87.5,
+                               stage=stage), fmt)
+    return n + 1
+
+
+def ids(records, header="baton-output-id"):
+    return sorted(r.header(header) for r in records)
+
+
+def check_output_headers(record, kind, output_id, account_id, content_type=PROTO_CT):
+    assert record.key == account_id.encode()
+    assert record.header("content-type") == content_type
+    assert record.header("baton-output-type") == kind
+    assert record.header("baton-output-id") == output_id
+
+
+def describe(records):
+    return [(r.topic, r.partition, r.offset, r.key, r.header_list()) for rs in records.values()
+            for r in rs]
+
+
+def test_handoff_end_to_end(pb, inputs, topics, outputs, make_baton):
+    ev, out = pb.events, pb.outputs
+    baton = make_baton().start()
+
+    nw, gx = "acc-northwind", "acc-globex"
+    dana = ("c-nw-dana", "dana.reyes@northwind.example", "Dana Reyes", "VP Operations",
+            "DECISION_MAKER")
+    li = ("c-nw-li", "li.chen@northwind.example", "Li Chen", "Head of IT", "TECHNICAL_EVALUATOR")
+    sam = ("c-gx-sam", "sam.ortiz@globex.example", "Sam Ortiz", "CFO", "FINANCE")
+    crm = crm_setup(inputs, nw, "Northwind Robotics", "TIER_1", "ae-maria", [dana, li], "json")
+    crm += crm_setup(inputs, gx, "Globex Logistics", "TIER_2", "ae-david", [sam], "protobuf")
+    inputs.flush()
+    # Contacts must be known before the engagement that names a contact by email arrives.
+    baton.wait_consumed(topics.crm, crm)
+
+    # Two opens by Dana (the second by her email, in other letter case), the second re-sent as
+    # a duplicate, a blog visit that is not a pricing page, and Li's pricing visit: 2 distinct
+    # opens, so nothing yet. The same at the Tier 2 account.
+    sends = [
+        (inputs.open("nw-open-1", 10, nw, contact_id="c-nw-dana"), "json"),
+        (inputs.visit("nw-blog", 15, nw, "c-nw-dana", "https://www.example.com/blog/pricing-tips"),
+         "protobuf"),
+        (inputs.open("nw-open-2", 20, nw, contact_email="Dana.Reyes@Northwind.example"),
+         "protobuf"),
+        (inputs.open("nw-open-2", 20, nw, contact_email="Dana.Reyes@Northwind.example"), "json"),
+        (inputs.visit("nw-pricing", 30, nw, "c-nw-li", PRICING), "json"),
+        (inputs.open("gx-open-1", 10, gx, contact_id="c-gx-sam"), "protobuf"),
+        (inputs.open("gx-open-2", 20, gx, contact_id="c-gx-sam"), "json"),
+        (inputs.visit("gx-pricing", 30, gx, "c-gx-sam", PRICING), "protobuf"),
+    ]
+    for msg, fmt in sends:
+        inputs.send(msg, fmt)
+    inputs.flush()
+    m = baton.wait_consumed(topics.engagement, len(sends))
+    assert m.value("baton_events_duplicate_total") == 1, m.dump()
+    early = outputs.read({}, settle=1.0)
+    assert sum(len(rs) for rs in early.values()) == 0, describe(early)
+
+    # The third distinct open at each account: only the Tier 1 account hands off.
+    inputs.send(inputs.open("nw-open-3", 40, nw, contact_id="c-nw-dana"), "json")
+    inputs.send(inputs.open("gx-open-3", 40, gx, contact_id="c-gx-sam"), "protobuf")
+    inputs.flush()
+    m = baton.wait_consumed(topics.engagement, len(sends) + 2)
+
+    got = outputs.read({topics.routed_leads: 1, topics.alerts: 1})
+    assert len(got[topics.routed_leads]) == 1, describe(got)
+    assert len(got[topics.alerts]) == 1, describe(got)
+    assert got[topics.deadletter] == [], describe(got)
+
+    hid = handoff_id(nw, "nw-open-3")
+    lead_rec, alert_rec = got[topics.routed_leads][0], got[topics.alerts][0]
+    check_output_headers(lead_rec, "RoutedLead", f"lead:{hid}", nw)
+    check_output_headers(alert_rec, "Alert", f"alert:handoff:{hid}", nw)
+
+    lead = decode_output(pb, lead_rec)
+    assert lead.lead_id == f"lead:{hid}" and lead.handoff_id == hid
+    assert (lead.account_id, lead.account_name, lead.tier) == (nw, "Northwind Robotics",
+                                                               ev.TIER_1)
+    assert (lead.selection_reason, lead.icp_fit, lead.stage) == (
+        "expansion: new EU data centre", 87.5, "Engaged")
+    assert (lead.assignee_id, lead.assignee_role) == ("ae-maria", "AE")
+    assert list(lead.routing_path) == ["Tier 1 -> account AE ae-maria"]
+    assert (lead.rule_name, lead.rule_version, lead.qualification_level) == (RULE, 1,
+                                                                             out.SALES_READY)
+    # The watermark is the third open (minute 40); the pricing visit was at minute 30.
+    assert lead.reason.startswith("3 email opens by contact")
+    assert lead.reason == ("3 email opens by contact c-nw-dana in 14d; "
+                           "pricing page visit 10m ago; Tier 1")
+    assert [t.event_id for t in lead.trigger_events] == [
+        "nw-open-1", "nw-open-2", "nw-open-3", "nw-pricing"]
+    assert [t.type for t in lead.trigger_events] == [ev.EMAIL_OPEN] * 3 + [ev.PAGE_VISIT]
+    assert [t.contact_id for t in lead.trigger_events] == ["c-nw-dana"] * 3 + ["c-nw-li"]
+    assert lead.trigger_events[3].url == PRICING
+    assert lead.trigger_events[2].event_time.seconds == inputs.at(40)
+    assert (lead.contact.contact_id, lead.contact.email, lead.contact.full_name,
+            lead.contact.title, lead.contact.role) == (
+        "c-nw-dana", "dana.reyes@northwind.example", "Dana Reyes", "VP Operations",
+        ev.DECISION_MAKER)
+    s = lead.engagement
+    assert (s.window_days, s.email_opens, s.page_visits, s.pricing_page_visits,
+            s.engaged_contacts) == (14, 3, 2, 1, 2)
+    assert list(s.roles_engaged) == [ev.DECISION_MAKER, ev.TECHNICAL_EVALUATOR]
+    assert lead.triggered_at.seconds == inputs.at(40)
+    assert (lead.owners.ae_id, lead.owners.sdr_id, lead.owners.marketing_owner_id) == (
+        "ae-maria", "sdr-tom", "mkt-priya")
+    assert "Northwind Robotics" in lead.recommended_message
+
+    alert = decode_output(pb, alert_rec)
+    assert alert.alert_id == f"alert:handoff:{hid}"
+    assert (alert.kind, alert.severity, alert.account_id, alert.handoff_id) == (
+        out.HANDOFF, out.INFO, nw, hid)
+    assert list(alert.recipients) == ["ae-maria"]
+    assert (alert.tier, alert.rule_name, alert.escalation_level) == (ev.TIER_1, RULE, 0)
+    assert alert.occurred_at.seconds == inputs.at(40)
+    assert alert.summary == ("Northwind Robotics (Tier 1) is sales-ready for AE ae-maria: "
+                             + lead.reason)
+    assert "Dana" not in alert.summary and "dana.reyes" not in alert.summary  # no personal data
+
+    m = baton.metrics()
+    assert m.value("baton_events_consumed_total", topic=topics.crm) == crm, m.dump()
+    assert m.value("baton_events_consumed_total", topic=topics.engagement) == len(sends) + 2
+    assert m.value("baton_events_duplicate_total") == 1, m.dump()
+    assert m.value("baton_handoffs_total", rule=RULE, tier="TIER_1") == 1, m.dump()
+    assert m.value("baton_handoffs_total") == 1, m.dump()
+    assert m.value("baton_routed_leads_total") == 1, m.dump()
+    assert m.value("baton_alerts_total", kind="HANDOFF") == 1, m.dump()
+    assert m.value("baton_alerts_total") == 1, m.dump()
+    assert m.value("baton_events_deadlettered_total") == 0, m.dump()
+    assert m.value("baton_commits_total") >= 1, m.dump()
+    baton.stop()
+
+
+def test_malformed_message_is_deadlettered_and_neighbours_processed(pb, inputs, topics, outputs,
+                                                                    make_baton):
+    baton = make_baton().start()
+    acct = "acc-initech"
+    crm = crm_setup(inputs, acct, "Initech Systems", "TIER_1", "ae-sofia",
+                    [("c-in-peter", "peter.gibbons@initech.example", "Peter Gibbons",
+                      "Director of Engineering", "CHAMPION")])
+    inputs.flush()
+    baton.wait_consumed(topics.crm, crm)
+
+    # Everything has the same key, so it all goes to one engagement partition, in this order.
+    bad_json = b'{"event_id": "in-bad", "event_time": "2026-11-20T10:00:00Z", "source": '
+    no_id = inputs.open("", 21, acct, contact_id="c-in-peter")
+    no_id_value, no_id_headers = inputs.encode(no_id, "json")
+    assert b"event_id" not in no_id_value
+    sent = [
+        inputs.send(inputs.open("in-open-1", 10, acct, contact_id="c-in-peter"), "json"),
+        inputs.send(inputs.open("in-open-2", 20, acct, contact_id="c-in-peter"), "protobuf"),
+        inputs.send_raw(topics.engagement, acct, bad_json,
+                        [("content-type", JSON_CT), ("x-trace-id", "trace-42")]),
+        inputs.send_raw(topics.engagement, acct, no_id_value, no_id_headers),
+        inputs.send(inputs.open("in-open-3", 30, acct, contact_id="c-in-peter"), "json"),
+        inputs.send(inputs.visit("in-pricing", 40, acct, "c-in-peter", PRICING), "protobuf"),
+    ]
+    inputs.flush()
+    partitions = {d.partition for d in sent}
+    assert len(partitions) == 1, partitions
+    partition = partitions.pop()
+    assert [d.offset for d in sent] == sorted(d.offset for d in sent)
+    m = baton.wait_consumed(topics.engagement, len(sent))
+
+    got = outputs.read({topics.routed_leads: 1, topics.alerts: 1, topics.deadletter: 2})
+    assert len(got[topics.routed_leads]) == 1, describe(got)
+    assert len(got[topics.alerts]) == 1, describe(got)
+    assert len(got[topics.deadletter]) == 2, describe(got)
+
+    # The handoff still happens, and it used the events on both sides of the bad ones.
+    hid = handoff_id(acct, "in-pricing")
+    check_output_headers(got[topics.routed_leads][0], "RoutedLead", f"lead:{hid}", acct)
+    check_output_headers(got[topics.alerts][0], "Alert", f"alert:handoff:{hid}", acct)
+    lead = decode_output(pb, got[topics.routed_leads][0])
+    assert [t.event_id for t in lead.trigger_events] == [
+        "in-open-1", "in-open-2", "in-open-3", "in-pricing"]
+    assert lead.assignee_id == "ae-sofia"
+    assert lead.reason.startswith("3 email opens by contact c-in-peter in 14d; ")
+    alert = decode_output(pb, got[topics.alerts][0])
+    assert (alert.kind, list(alert.recipients)) == (pb.outputs.HANDOFF, ["ae-sofia"])
+
+    dead = sorted(got[topics.deadletter], key=lambda r: int(r.header("baton-source-offset")))
+    for record, delivery, code in [(dead[0], sent[2], "bad_json"),
+                                   (dead[1], sent[3], "missing_field")]:
+        assert record.key == acct.encode()
+        assert record.value == delivery.value  # the original bytes, unchanged
+        headers = record.header_list()
+        names = [k for k, _ in headers]
+        assert len(names) == len(set(names)), headers
+        reason = dict(headers).get("baton-error-reason", "")
+        original = [(k, v.decode()) for k, v in delivery.headers]
+        expected = original + [
+            ("baton-error-code", code),
+            ("baton-error-reason", reason),
+            ("baton-source-topic", topics.engagement),
+            ("baton-source-partition", str(partition)),
+            ("baton-source-offset", str(delivery.offset)),
+        ]
+        assert sorted(headers) == sorted(expected), headers
+        assert reason.startswith(f"{code}: "), reason
+    assert dict(dead[0].header_list())["baton-error-reason"].startswith(
+        "bad_json: not a valid baton.v1.EngagementEvent: ")
+    assert dict(dead[1].header_list())["baton-error-reason"] == (
+        "missing_field: event_id is required")
+
+    m = baton.metrics()
+    assert m.value("baton_events_deadlettered_total", reason="bad_json") == 1, m.dump()
+    assert m.value("baton_events_deadlettered_total", reason="missing_field") == 1, m.dump()
+    assert m.value("baton_events_deadlettered_total") == 2, m.dump()
+    assert m.value("baton_events_consumed_total", topic=topics.engagement) == len(sent), m.dump()
+    assert m.value("baton_handoffs_total", rule=RULE, tier="TIER_1") == 1, m.dump()
+    assert m.value("baton_routed_leads_total") == 1, m.dump()
+    baton.stop()
+
+
+def test_restart_keeps_state_and_does_not_hand_off_twice(pb, inputs, topics, outputs,
+                                                         make_baton):
+    acct = "acc-umbrella"
+    baton = make_baton()
+
+    # Run 1: the account, two opens and a pricing visit. Nothing yet.
+    baton.start()
+    crm = crm_setup(inputs, acct, "Umbrella Analytics", "TIER_1", "ae-james",
+                    [("c-um-alice", "alice.wong@umbrella.example", "Alice Wong", "CTO",
+                      "DECISION_MAKER")])
+    inputs.flush()
+    baton.wait_consumed(topics.crm, crm)
+    run1 = [
+        inputs.send(inputs.open("um-open-1", 10, acct, contact_id="c-um-alice"), "json"),
+        inputs.send(inputs.open("um-open-2", 20, acct, contact_id="c-um-alice"), "protobuf"),
+        inputs.send(inputs.visit("um-pricing", 30, acct, "c-um-alice", PRICING), "json"),
+    ]
+    inputs.flush()
+    baton.wait_consumed(topics.engagement, len(run1))
+    early = outputs.read({}, settle=1.0)
+    assert sum(len(rs) for rs in early.values()) == 0, describe(early)
+    baton.stop()
+
+    # Run 2, with the same data dir and group: the third open completes the rule from the
+    # state run 1 stored.
+    baton.start()
+    inputs.send(inputs.open("um-open-3", 40, acct, contact_id="c-um-alice"), "json")
+    inputs.flush()
+    m = baton.wait_consumed(topics.engagement, 1)
+    got = outputs.read({topics.routed_leads: 1, topics.alerts: 1})
+    hid = handoff_id(acct, "um-open-3")
+    assert ids(got[topics.routed_leads]) == [f"lead:{hid}"], describe(got)
+    assert ids(got[topics.alerts]) == [f"alert:handoff:{hid}"], describe(got)
+    assert got[topics.deadletter] == [], describe(got)
+    lead = decode_output(pb, got[topics.routed_leads][0])
+    assert [t.event_id for t in lead.trigger_events] == [
+        "um-open-1", "um-open-2", "um-open-3", "um-pricing"]
+    m = baton.metrics()
+    # Run 2 resumed after what run 1 committed: it consumed only the new event.
+    assert m.value("baton_events_consumed_total", topic=topics.engagement) == 1, m.dump()
+    assert m.value("baton_events_consumed_total", topic=topics.crm) == 0, m.dump()
+    assert m.value("baton_handoffs_total", rule=RULE, tier="TIER_1") == 1, m.dump()
+    baton.stop()
+
+    # Run 3: more opens, another pricing visit and a re-sent third open. Nothing more.
+    baton.start()
+    run3 = [
+        inputs.send(inputs.open("um-open-4", 50, acct, contact_id="c-um-alice"), "protobuf"),
+        inputs.send(inputs.open("um-open-5", 55, acct, contact_id="c-um-alice"), "json"),
+        inputs.send(inputs.visit("um-pricing-2", 60, acct, "c-um-alice", PRICING), "json"),
+        inputs.send(inputs.open("um-open-3", 40, acct, contact_id="c-um-alice"), "protobuf"),
+    ]
+    inputs.flush()
+    m = baton.wait_consumed(topics.engagement, len(run3))
+    got = outputs.read({topics.routed_leads: 1, topics.alerts: 1})
+    assert ids(got[topics.routed_leads]) == [f"lead:{hid}"], describe(got)
+    assert ids(got[topics.alerts]) == [f"alert:handoff:{hid}"], describe(got)
+    assert got[topics.deadletter] == [], describe(got)
+    m = baton.metrics()
+    assert m.value("baton_events_duplicate_total") == 1, m.dump()  # the re-sent um-open-3
+    assert m.value("baton_handoffs_total") == 0, m.dump()
+    assert m.value("baton_routed_leads_total") == 0, m.dump()
+    baton.stop()
+
+
+def test_output_format_json(pb, inputs, topics, outputs, make_baton):
+    from google.protobuf import json_format
+
+    baton = make_baton("--output-format", "json").start()
+    acct = "acc-hooli"
+    crm_setup(inputs, acct, "Hooli Cloud", "TIER_1", "ae-maria",
+                    [("c-ho-gavin", "gavin.b@hooli.example", "Gavin Belson", "CEO",
+                      "DECISION_MAKER")])
+    for i, minute in enumerate((10, 20, 30)):
+        inputs.send(inputs.open(f"ho-open-{i + 1}", minute, acct, contact_id="c-ho-gavin"),
+                    "json")
+    inputs.send(inputs.visit("ho-pricing", 40, acct, "c-ho-gavin", PRICING), "json")
+    inputs.flush()
+    baton.wait_consumed(topics.engagement, 4)
+
+    got = outputs.read({topics.routed_leads: 1, topics.alerts: 1})
+    assert len(got[topics.routed_leads]) == 1 and len(got[topics.alerts]) == 1, describe(got)
+    assert got[topics.deadletter] == [], describe(got)
+    # If the CRM records were applied after the engagement, the firing event is the account
+    # upsert instead; either way there is exactly one handoff.
+    lead_rec, alert_rec = got[topics.routed_leads][0], got[topics.alerts][0]
+    lead_json, alert_json = json.loads(lead_rec.value), json.loads(alert_rec.value)
+    hid = lead_json["handoff_id"]
+    assert hid in (handoff_id(acct, "ho-pricing"), handoff_id(acct, f"crm-{acct}"))
+    check_output_headers(lead_rec, "RoutedLead", f"lead:{hid}", acct, JSON_CT)
+    check_output_headers(alert_rec, "Alert", f"alert:handoff:{hid}", acct, JSON_CT)
+
+    def keys(value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield k
+                yield from keys(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from keys(v)
+
+    for doc in (lead_json, alert_json):
+        camel = [k for k in keys(doc) if k != k.lower()]
+        assert not camel, f"not snake_case: {camel}"
+    assert lead_json["lead_id"] == f"lead:{hid}"
+    assert (lead_json["account_id"], lead_json["assignee_id"], lead_json["assignee_role"]) == (
+        acct, "ae-maria", "AE")
+    assert lead_json["tier"] == "TIER_1" and lead_json["rule_name"] == RULE
+    assert len(lead_json["trigger_events"]) == 4
+    assert lead_json["contact"]["contact_id"] == "c-ho-gavin"
+    assert (alert_json["alert_id"], alert_json["kind"], alert_json["recipients"]) == (
+        f"alert:handoff:{hid}", "HANDOFF", ["ae-maria"])
+    # Both parse strictly as their messages (unknown fields would be an error).
+    json_format.Parse(lead_rec.value, pb.outputs.RoutedLead())
+    json_format.Parse(alert_rec.value, pb.outputs.Alert())
+    baton.stop()
