@@ -115,8 +115,7 @@ void Produce(rd_kafka_t* rk, rd_kafka_topic_t* topic, int32_t partition, const s
   for (;;) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_MSGFLAGS(copy ? RD_KAFKA_MSG_F_COPY : 0),
-        RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_MSGFLAGS(copy ? RD_KAFKA_MSG_F_COPY : 0), RD_KAFKA_V_KEY(key.data(), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_HEADER("content-type", content_type, -1), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
@@ -133,8 +132,8 @@ void FlushOrDie(rd_kafka_t* rk, Deliveries& deliveries, int timeout_ms) {
                      timeout_ms / 1000, " s"));
   }
   if (deliveries.failed > 0) {
-    Die(absl::StrCat(deliveries.failed.load(), " records not delivered; first: ",
-                     deliveries.first_error));
+    Die(absl::StrCat(deliveries.failed.load(),
+                     " records not delivered; first: ", deliveries.first_error));
   }
 }
 
@@ -143,8 +142,8 @@ constexpr const char* kProtobuf = "application/x-protobuf";
 
 // A run-unique tag for group ids and account/event ids.
 std::string Nonce() {
-  return absl::StrFormat("%x", absl::ToUnixNanos(absl::Now()) ^ (static_cast<int64_t>(getpid())
-                                                                  << 40));
+  return absl::StrFormat("%x",
+                         absl::ToUnixNanos(absl::Now()) ^ (static_cast<int64_t>(getpid()) << 40));
 }
 
 void WriteJson(const std::string& path, const std::string& text) {
@@ -235,13 +234,12 @@ struct RawFlags {
 
 int RawConsume(const RawFlags& f) {
   const std::string group = absl::StrCat("kafka-bench-raw-", Nonce());
-  rd_kafka_t* rk = NewClient(RD_KAFKA_CONSUMER, Conf(f.brokers, {{"group.id", group},
-                                                                 {"auto.offset.reset", "earliest"},
-                                                                 {"isolation.level",
-                                                                  "read_committed"},
-                                                                 {"enable.auto.commit", "false"},
-                                                                 {"enable.partition.eof",
-                                                                  "false"}}));
+  rd_kafka_t* rk =
+      NewClient(RD_KAFKA_CONSUMER, Conf(f.brokers, {{"group.id", group},
+                                                    {"auto.offset.reset", "earliest"},
+                                                    {"isolation.level", "read_committed"},
+                                                    {"enable.auto.commit", "false"},
+                                                    {"enable.partition.eof", "false"}}));
   rd_kafka_poll_set_consumer(rk);
   std::vector<std::string> topics = absl::StrSplit(f.topics, ',', absl::SkipEmpty());
   rd_kafka_topic_partition_list_t* subscription =
@@ -285,17 +283,16 @@ int RawConsume(const RawFlags& f) {
   std::printf("%-34s %lld records, %.1f MiB of values (checksum %llu)\n", "read",
               static_cast<long long>(count), static_cast<double>(bytes) / (1 << 20),
               static_cast<unsigned long long>(checksum));
-  std::printf("%-34s %.0f msgs/s (%.2fs)\n", "first to last record", steady,
-              Seconds(last - first));
+  std::printf("%-34s %.0f msgs/s (%.2fs)\n", "first to last record", steady, Seconds(last - first));
   std::printf("%-34s %.0f msgs/s (%.2fs, join %.2fs)\n", "incl. group join", total,
               Seconds(last - t0), Seconds(first - t0));
-  WriteJson(f.json, absl::StrFormat(
-                        "{\"benchmark\": \"raw-consume\", \"records\": %lld, \"bytes\": %lld, "
-                        "\"seconds\": %.3f, \"messages_per_second\": %.0f, \"total_seconds\": "
-                        "%.3f, \"total_messages_per_second\": %.0f, \"join_seconds\": %.3f}",
-                        static_cast<long long>(count), static_cast<long long>(bytes),
-                        Seconds(last - first), steady, Seconds(last - t0), total,
-                        Seconds(first - t0)));
+  WriteJson(f.json,
+            absl::StrFormat("{\"benchmark\": \"raw-consume\", \"records\": %lld, \"bytes\": %lld, "
+                            "\"seconds\": %.3f, \"messages_per_second\": %.0f, \"total_seconds\": "
+                            "%.3f, \"total_messages_per_second\": %.0f, \"join_seconds\": %.3f}",
+                            static_cast<long long>(count), static_cast<long long>(bytes),
+                            Seconds(last - first), steady, Seconds(last - t0), total,
+                            Seconds(first - t0)));
   return 0;
 }
 
@@ -374,7 +371,7 @@ void FillerEvent(std::mt19937_64& rng, const std::string& account, baton::v1::En
 // ---------------------------------------------------------------------------------- latency --
 
 struct LatencyFlags {
-  std::string brokers, engagement_topic, crm_topic, leads_topic, metrics, json;
+  std::string brokers, engagement_topic, crm_topic, leads_topic, metrics, json, samples;
   double rate = 5000;
   double seconds = 20;
   int probes = 0;  // 0: rate * seconds / 50, between 200 and 2000
@@ -391,7 +388,8 @@ struct LatencyFlags {
 class LeadReader {
  public:
   LeadReader(const std::string& brokers, const std::string& topic,
-             const std::unordered_map<std::string, int>& probe_of, std::vector<Clock::time_point>& received)
+             const std::unordered_map<std::string, int>& probe_of,
+             std::vector<Clock::time_point>& received)
       : probe_of_(probe_of), received_(received) {
     rk_ = NewClient(RD_KAFKA_CONSUMER, Conf(brokers, {{"group.id", "kafka-bench-lat-" + Nonce()},
                                                       {"isolation.level", "read_committed"},
@@ -505,9 +503,10 @@ int Latency(LatencyFlags f) {
   std::string value;
 
   // Setup: each probe account is Tier 1 with an AE, and has a known decision maker.
-  const double crm_before =
-      f.metrics.empty() ? 0 : MetricSum(f.metrics, "baton_events_consumed_total",
-                                        absl::StrCat("topic=\"", f.crm_topic, "\""));
+  const double crm_before = f.metrics.empty()
+                                ? 0
+                                : MetricSum(f.metrics, "baton_events_consumed_total",
+                                            absl::StrCat("topic=\"", f.crm_topic, "\""));
   const absl::Time setup_time = absl::Now() - absl::Minutes(1);
   for (int k = 0; k < f.probes; ++k) {
     baton::v1::CrmEvent account;
@@ -602,8 +601,8 @@ int Latency(LatencyFlags f) {
   rd_kafka_destroy(rk);
 
   const Clock::time_point drain_until =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(f.drain_s));
+      Clock::now() +
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(f.drain_s));
   while (reader.matched() < f.probes && Clock::now() < drain_until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -612,6 +611,16 @@ int Latency(LatencyFlags f) {
   for (int k = 0; k < f.probes; ++k) {
     if (received[k] != Clock::time_point{}) {
       ms.push_back(std::chrono::duration<double, std::milli>(received[k] - produced[k]).count());
+    }
+  }
+  if (!f.samples.empty()) {
+    std::ofstream out(f.samples);
+    out << "probe,sent_s,latency_ms\n";
+    for (int k = 0; k < f.probes; ++k) {
+      if (received[k] == Clock::time_point{}) continue;
+      out << absl::StrFormat(
+          "%d,%.4f,%.3f\n", k, Seconds(produced[k] - t0),
+          std::chrono::duration<double, std::milli>(received[k] - produced[k]).count());
     }
   }
   std::sort(ms.begin(), ms.end());
@@ -634,10 +643,9 @@ int Latency(LatencyFlags f) {
           "\"seconds\": %.3f, \"events\": %lld, \"max_behind_schedule_ms\": %.3f, \"probes\": %d, "
           "\"received\": %d, \"leads_read\": %lld, \"p50_ms\": %.3f, \"p90_ms\": %.3f, "
           "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"mean_ms\": %.3f}",
-          f.rate, offered_rate, offered_s, static_cast<long long>(n), max_behind_s * 1000,
-          f.probes, matched, static_cast<long long>(reader.leads()), Percentile(ms, 0.5),
-          Percentile(ms, 0.9), Percentile(ms, 0.99), Percentile(ms, 0.999),
-          ms.empty() ? 0 : ms.back(), mean));
+          f.rate, offered_rate, offered_s, static_cast<long long>(n), max_behind_s * 1000, f.probes,
+          matched, static_cast<long long>(reader.leads()), Percentile(ms, 0.5), Percentile(ms, 0.9),
+          Percentile(ms, 0.99), Percentile(ms, 0.999), ms.empty() ? 0 : ms.back(), mean));
   return matched == f.probes ? 0 : 2;
 }
 
@@ -650,10 +658,9 @@ struct TrickleFlags {
 
 int Trickle(const TrickleFlags& f) {
   Deliveries deliveries;
-  rd_kafka_t* rk = NewProducer(f.brokers, deliveries,
-                               {{"acks", "all"},
-                                {"enable.idempotence", "true"},
-                                {"partitioner", "murmur2_random"}});
+  rd_kafka_t* rk = NewProducer(
+      f.brokers, deliveries,
+      {{"acks", "all"}, {"enable.idempotence", "true"}, {"partitioner", "murmur2_random"}});
   rd_kafka_topic_t* engagement = rd_kafka_topic_new(rk, f.engagement_topic.c_str(), nullptr);
   const std::string nonce = Nonce();
   std::mt19937_64 rng(1);
@@ -716,8 +723,7 @@ int main(int argc, char** argv) {
   lat_cmd->add_option("--filler-accounts", lat.filler_accounts)->capture_default_str();
   lat_cmd->add_option("--open-gap-ms", lat.open_gap_ms, "between a probe's events")
       ->capture_default_str();
-  lat_cmd->add_option("--linger-ms", lat.linger_ms, "of the input producer")
-      ->capture_default_str();
+  lat_cmd->add_option("--linger-ms", lat.linger_ms, "of the input producer")->capture_default_str();
   lat_cmd->add_option("--metrics", lat.metrics,
                       "baton's /metrics URL: wait until the probe setup is consumed");
   lat_cmd->add_option("--setup-wait", lat.setup_wait_s, "seconds to wait without --metrics")
@@ -725,6 +731,7 @@ int main(int argc, char** argv) {
   lat_cmd->add_option("--drain", lat.drain_s, "seconds to wait for the last leads")
       ->capture_default_str();
   lat_cmd->add_option("--seed", lat.seed)->capture_default_str();
+  lat_cmd->add_option("--samples", lat.samples, "write each probe's send time and latency (CSV)");
   lat_cmd->add_option("--json", lat.json, "write results here");
 
   TrickleFlags trickle;

@@ -23,6 +23,12 @@ absl::Status RequireId(const std::string& value, absl::string_view field) {
   if (value.size() > kMaxIdBytes) {
     return Invalid("invalid_value", absl::StrCat(field, " is longer than ", kMaxIdBytes, " bytes"));
   }
+  // Ids become storage keys and log fields: control characters (NUL above all) are refused.
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) {
+      return Invalid("invalid_value", absl::StrCat(field, " contains a control character"));
+    }
+  }
   return absl::OkStatus();
 }
 

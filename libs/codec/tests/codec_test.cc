@@ -115,6 +115,18 @@ TEST(ValidateTest, EachRequiredFieldIsNamed) {
   }
 }
 
+TEST(ValidateTest, IdsWithControlCharactersAreRefused) {
+  baton::v1::CrmEvent crm;
+  crm.set_event_id("crm-1");
+  crm.mutable_event_time()->set_seconds(1795168800);
+  crm.set_source("salesforce");
+  crm.mutable_account_upsert()->set_account_id(std::string("acme\0h", 6));
+  crm.mutable_account_upsert()->set_tier(baton::v1::TIER_1);
+  EXPECT_EQ(
+      ReasonOf(DecodeInput(InputKind::kCrm, crm.SerializeAsString(), PayloadFormat::kProtobuf)),
+      "invalid_value: account_upsert.account_id contains a control character");
+}
+
 TEST(ValidateTest, CrmEventNeedsAPayload) {
   EXPECT_THAT(ReasonOf(DecodeInput(InputKind::kCrm,
                                    R"({"event_id": "e", "event_time": "2026-11-20T10:00:00Z",

@@ -12,13 +12,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "baton/core/account.h"
 #include "baton/core/ids.h"
 #include "baton/core/url.h"
 
 namespace baton::core {
 namespace {
 
-using baton::internal::v1::AccountState;
+using baton::internal::v1::AccountHead;
 using baton::internal::v1::ContactState;
 using baton::internal::v1::EngagementRecord;
 using baton::internal::v1::HandoffRecord;
@@ -70,94 +71,27 @@ std::string Days(absl::Duration d) {
 
 // ContactKey is how an engagement record names its contact: the CRM contact id, else the contact
 // known by that email, else the email itself.
-std::string ContactKey(const EngagementEvent& e, const AccountState& state) {
+std::string ContactKey(const EngagementEvent& e, const AccountHead& head) {
   if (!e.contact_id().empty()) return e.contact_id();
   if (e.contact_email().empty()) return {};
-  for (const ContactState& c : state.contacts()) {
+  for (const ContactState& c : head.contacts()) {
     if (absl::EqualsIgnoreCase(c.email(), e.contact_email())) return c.contact_id();
   }
   return absl::AsciiStrToLower(e.contact_email());
 }
 
-const ContactState* FindContact(const AccountState& state, absl::string_view contact_key) {
-  for (const ContactState& c : state.contacts()) {
+const ContactState* FindContact(const AccountHead& head, absl::string_view contact_key) {
+  for (const ContactState& c : head.contacts()) {
     if (c.contact_id() == contact_key) return &c;
   }
   return nullptr;
 }
 
-bool Seen(const AccountState& state, uint64_t id_hash) {
-  for (uint64_t seen : state.seen_ids()) {
-    if (seen == id_hash) return true;
-  }
-  return false;
-}
-
-// RemoveFirst drops the first `n` elements of a repeated field.
-template <typename Repeated>
-void RemoveFirst(Repeated& field, int n) {
-  if (n > 0) field.erase(field.begin(), field.begin() + n);
-}
-
-// Slack lets a bounded list overshoot its bound by an eighth before it is trimmed, so trimming
-// (which shifts the whole list) happens once per many events instead of on every event.
-int Slack(int bound) { return std::max(8, bound / 8); }
-
-void RememberSeen(AccountState& state, uint64_t id_hash, absl::Time time, int max_seen,
-                  absl::Duration retention) {
-  state.add_seen_ids(id_hash);
-  state.add_seen_times_ms(Millis(time));
-  if (state.seen_ids_size() <= max_seen + Slack(max_seen)) return;
-  // Keep the entries still inside the retention, newest `max_seen` at most.
-  const int64_t horizon = state.watermark_ms() - absl::ToInt64Milliseconds(retention);
-  auto* ids = state.mutable_seen_ids();
-  auto* times = state.mutable_seen_times_ms();
-  int kept = 0;
-  const int first = state.seen_ids_size() - max_seen;
-  for (int i = first; i < ids->size(); ++i) {
-    if (times->Get(i) <= horizon) continue;
-    ids->Set(kept, ids->Get(i));
-    times->Set(kept, times->Get(i));
-    ++kept;
-  }
-  ids->Truncate(kept);
-  times->Truncate(kept);
-}
-
-// PruneEngagement drops engagement that fell out of the retention before the watermark, and the
-// oldest beyond the bound. Expired records are dropped in batches: windows skip them anyway.
-void PruneEngagement(AccountState& state, absl::Duration retention, int max_records) {
-  const int64_t horizon = state.watermark_ms() - absl::ToInt64Milliseconds(retention);
-  auto* records = state.mutable_engagement();
-  int old = 0;
-  while (old < records->size() && records->Get(old).time_ms() <= horizon) ++old;
-  const int over = records->size() - max_records;
-  if (over > Slack(max_records)) old = std::max(old, over);
-  if (old >= Slack(max_records) || old == records->size()) RemoveFirst(*records, old);
-}
-
-void InsertEngagement(AccountState& state, EngagementRecord record) {
-  auto* records = state.mutable_engagement();
-  // Records are ordered by (time, event id); most arrive in order, so search from the back.
-  int pos = records->size();
-  while (pos > 0) {
-    const auto& prev = records->Get(pos - 1);
-    if (prev.time_ms() < record.time_ms() ||
-        (prev.time_ms() == record.time_ms() && prev.event_id() <= record.event_id())) {
-      break;
-    }
-    --pos;
-  }
-  records->Add(std::move(record));
-  for (int i = records->size() - 1; i > pos; --i) records->SwapElements(i, i - 1);
-}
-
-void ApplyEngagement(const EngagementEvent& e, AccountState& state, const EngineOptions& opts,
+void ApplyEngagement(const EngagementEvent& e, Account& account, const EngineOptions& opts,
                      Effects& effects) {
-  const absl::Time t = ToTime(e.event_time());
-  const int64_t t_ms = Millis(t);
-  const int64_t horizon = state.watermark_ms() - absl::ToInt64Milliseconds(opts.retention);
-  if (state.watermark_ms() != 0 && t_ms <= horizon) {
+  const int64_t t_ms = Millis(ToTime(e.event_time()));
+  const int64_t watermark = account.head().watermark_ms();
+  if (watermark != 0 && t_ms <= watermark - absl::ToInt64Milliseconds(opts.retention)) {
     effects.late = true;
     return;
   }
@@ -165,16 +99,17 @@ void ApplyEngagement(const EngagementEvent& e, AccountState& state, const Engine
   record.set_event_id(e.event_id());
   record.set_type(e.type());
   record.set_time_ms(t_ms);
-  record.set_contact_id(ContactKey(e, state));
+  record.set_contact_id(ContactKey(e, account.head()));
   record.set_url(e.url());
   record.set_campaign_id(e.campaign_id());
   record.set_content_id(e.content_id());
   record.set_pricing_page(e.type() == baton::v1::PAGE_VISIT && IsPricingPage(e.url()));
-  InsertEngagement(state, std::move(record));
-  state.set_last_marketing_touch_ms(std::max(state.last_marketing_touch_ms(), t_ms));
+  account.AddEngagement(std::move(record));
+  AccountHead& head = account.mutable_head();
+  head.set_last_marketing_touch_ms(std::max(head.last_marketing_touch_ms(), t_ms));
 }
 
-void ApplyCrm(const CrmEvent& e, AccountState& state) {
+void ApplyCrm(const CrmEvent& e, AccountHead& state) {
   const int64_t t_ms = Millis(ToTime(e.event_time()));
   switch (e.payload_case()) {
     case CrmEvent::kAccountUpsert:
@@ -242,14 +177,11 @@ struct Firing {
   const EngagementRecord* pricing_visit = nullptr;
 };
 
-bool InWindow(const EngagementRecord& r, int64_t lower_exclusive, int64_t upper) {
-  return r.time_ms() > lower_exclusive && r.time_ms() <= upper;
-}
-
-std::optional<Firing> Evaluate(const HandoffRule& rule, const AccountState& state) {
-  if (!state.has_profile() || state.profile().tier() != rule.tier) return std::nullopt;
-  const int64_t now = state.watermark_ms();
-  for (const HandoffRecord& h : state.handoffs()) {
+std::optional<Firing> Evaluate(const HandoffRule& rule, const Account& account) {
+  const AccountHead& head = account.head();
+  if (!head.has_profile() || head.profile().tier() != rule.tier) return std::nullopt;
+  const int64_t now = head.watermark_ms();
+  for (const HandoffRecord& h : head.handoffs()) {
     if (h.status() == baton::internal::v1::OPEN) return std::nullopt;
     if (h.rule_name() == rule.name &&
         now - h.fired_at_ms() < absl::ToInt64Milliseconds(rule.cooldown)) {
@@ -259,13 +191,12 @@ std::optional<Firing> Evaluate(const HandoffRule& rule, const AccountState& stat
   const int64_t lower = now - absl::ToInt64Milliseconds(rule.window);
   Firing firing;
   std::map<absl::string_view, std::vector<const EngagementRecord*>> opens_by_contact;
-  for (const EngagementRecord& r : state.engagement()) {
-    if (!InWindow(r, lower, now)) continue;
+  account.ForEachRecord(lower, now, [&](const EngagementRecord& r) {
     if (r.type() == baton::v1::EMAIL_OPEN && !r.contact_id().empty()) {
       opens_by_contact[r.contact_id()].push_back(&r);
     }
-    if (r.pricing_page()) firing.pricing_visit = &r;  // records are time-ordered: keeps latest
-  }
+    if (r.pricing_page()) firing.pricing_visit = &r;  // time order: keeps the latest
+  });
   if (firing.pricing_visit == nullptr) return std::nullopt;
   // The contact with the most opens wins; ties go to the most recent open, then the smaller key.
   for (auto& [contact, opens] : opens_by_contact) {
@@ -294,15 +225,15 @@ baton::v1::TriggerEvent ToTrigger(const EngagementRecord& r) {
   return t;
 }
 
-baton::v1::EngagementSummary Summarize(const AccountState& state, absl::Duration window) {
+baton::v1::EngagementSummary Summarize(const Account& account, absl::Duration window) {
+  const AccountHead& state = account.head();
   baton::v1::EngagementSummary s;
   s.set_window_days(static_cast<int32_t>(absl::ToInt64Hours(window) / 24));
   const int64_t now = state.watermark_ms();
   const int64_t lower = now - absl::ToInt64Milliseconds(window);
   std::set<absl::string_view> contacts;
   std::set<int> roles;
-  for (const EngagementRecord& r : state.engagement()) {
-    if (!InWindow(r, lower, now)) continue;
+  account.ForEachRecord(lower, now, [&](const EngagementRecord& r) {
     switch (r.type()) {
       case baton::v1::EMAIL_OPEN:
         s.set_email_opens(s.email_opens() + 1);
@@ -337,13 +268,13 @@ baton::v1::EngagementSummary Summarize(const AccountState& state, absl::Duration
       default:
         break;
     }
-    if (r.contact_id().empty()) continue;
+    if (r.contact_id().empty()) return;
     contacts.insert(r.contact_id());
     if (const ContactState* c = FindContact(state, r.contact_id());
         c != nullptr && c->role() != baton::v1::BUYING_GROUP_ROLE_UNSPECIFIED) {
       roles.insert(c->role());
     }
-  }
+  });
   s.set_engaged_contacts(static_cast<int32_t>(contacts.size()));
   for (int role : roles) s.add_roles_engaged(static_cast<baton::v1::BuyingGroupRole>(role));
   if (state.last_marketing_touch_ms() != 0) {
@@ -356,8 +287,9 @@ baton::v1::EngagementSummary Summarize(const AccountState& state, absl::Duration
 }
 
 // Handoff builds the outputs of a firing and records the handoff in `state`.
-void Handoff(const Firing& firing, const InputEvent& cause, AccountState& state,
+void Handoff(const Firing& firing, const InputEvent& cause, Account& account,
              const EngineOptions& opts, Effects& effects) {
+  AccountHead& state = account.mutable_head();
   const HandoffRule& rule = opts.rule;
   const auto& profile = state.profile();
   const absl::Time now = absl::FromUnixMillis(state.watermark_ms());
@@ -429,7 +361,7 @@ void Handoff(const Firing& firing, const InputEvent& cause, AccountState& state,
   } else if (firing.contact_key.find('@') != std::string::npos) {
     contact->set_email(firing.contact_key);
   }
-  *lead.mutable_engagement() = Summarize(state, rule.window);
+  *lead.mutable_engagement() = Summarize(account, rule.window);
   lead.set_recommended_message(absl::StrReplaceAll(
       rule.message_template,
       {{"{account_name}", profile.name()},
@@ -455,7 +387,7 @@ void Handoff(const Firing& firing, const InputEvent& cause, AccountState& state,
 Engine::Engine(EngineOptions options, const Clock& clock)
     : options_(std::move(options)), clock_(clock) {}
 
-absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, AccountState& state) const {
+absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, Account& account) const {
   const absl::Time t = EventTimeOf(event);
   if (t < kEarliestEventTime) {
     return absl::InvalidArgumentError(
@@ -466,26 +398,36 @@ absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, AccountState& sta
         absl::StrCat("bad_timestamp: event_time ", absl::FormatTime(t), " is in the future"));
   }
   Effects effects;
-  const absl::string_view event_id = EventIdOf(event);
-  const uint64_t id_hash = StableHash64({event_id});
-  if (Seen(state, id_hash)) {
+  const uint64_t id_hash = StableHash64({EventIdOf(event)});
+  const auto* engagement = std::get_if<EngagementEvent>(&event);
+  const auto& crm_seen = account.head().crm_seen();
+  if (engagement != nullptr
+          ? account.HasEngagement(id_hash)
+          : std::find(crm_seen.begin(), crm_seen.end(), id_hash) != crm_seen.end()) {
     effects.duplicate = true;
     return effects;
   }
-  if (state.account_id().empty()) state.set_account_id(std::string(AccountIdOf(event)));
-
-  if (const auto* e = std::get_if<EngagementEvent>(&event)) {
-    ApplyEngagement(*e, state, options_, effects);
+  if (account.head().account_id().empty()) {
+    account.mutable_head().set_account_id(std::string(AccountIdOf(event)));
+  }
+  if (engagement != nullptr) {
+    ApplyEngagement(*engagement, account, options_, effects);
     if (effects.late) return effects;
   } else {
-    ApplyCrm(std::get<CrmEvent>(event), state);
+    AccountHead& head = account.mutable_head();
+    ApplyCrm(std::get<CrmEvent>(event), head);
+    head.add_crm_seen(id_hash);
+    const int over = head.crm_seen_size() - options_.max_seen_crm_events;
+    if (over > 0)
+      head.mutable_crm_seen()->erase(head.crm_seen().begin(), head.crm_seen().begin() + over);
   }
-  state.set_watermark_ms(std::max(state.watermark_ms(), absl::ToUnixMillis(t)));
-  RememberSeen(state, id_hash, t, options_.max_seen_events, options_.retention);
-  PruneEngagement(state, options_.retention, options_.max_engagement_records);
+  AccountHead& head = account.mutable_head();
+  head.set_watermark_ms(std::max(head.watermark_ms(), absl::ToUnixMillis(t)));
+  account.DropEngagementUpTo(head.watermark_ms() - absl::ToInt64Milliseconds(options_.retention),
+                             options_.max_engagement_records);
 
-  if (std::optional<Firing> firing = Evaluate(options_.rule, state)) {
-    Handoff(*firing, event, state, options_, effects);
+  if (std::optional<Firing> firing = Evaluate(options_.rule, account)) {
+    Handoff(*firing, event, account, options_, effects);
   }
   return effects;
 }

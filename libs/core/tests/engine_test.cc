@@ -3,15 +3,16 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "baton/core/account.h"
 #include "baton/core/clock.h"
 #include "baton/core/event.h"
+#include "baton/core/ids.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace baton::core {
 namespace {
 
-using baton::internal::v1::AccountState;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -84,7 +85,7 @@ class EngineTest : public ::testing::Test {
 
   FakeClock clock_;
   Engine engine_;
-  AccountState state_;
+  Account state_;
   int next_id_ = 0;
 };
 
@@ -145,7 +146,7 @@ TEST_F(EngineTest, AnOpenExactlyAtTheWindowEdgeIsOutside) {
   EXPECT_THAT(Open().leads, IsEmpty());
   clock_.Advance(absl::Milliseconds(1));
   Open();
-  EXPECT_THAT(state_.handoffs(), SizeIs(1));
+  EXPECT_THAT(state_.head().handoffs(), SizeIs(1));
 }
 
 TEST_F(EngineTest, TierTwoWithTheSameEngagementDoesNotHandOff) {
@@ -156,7 +157,7 @@ TEST_F(EngineTest, TierTwoWithTheSameEngagementDoesNotHandOff) {
     EXPECT_THAT(Open().leads, IsEmpty());
     EXPECT_THAT(Open().alerts, IsEmpty());
   }
-  EXPECT_THAT(state_.handoffs(), IsEmpty());
+  EXPECT_THAT(state_.head().handoffs(), IsEmpty());
 }
 
 TEST_F(EngineTest, ASecondBurstAfterAHandoffDoesNotHandOffAgain) {
@@ -184,7 +185,7 @@ TEST_F(EngineTest, AClosedHandoffStillHoldsTheCooldownThenTheRuleMayFireAgain) {
   accept.mutable_handoff_disposition()->set_account_id("acme");
   accept.mutable_handoff_disposition()->set_disposition(baton::v1::ACCEPTED);
   MustApply(accept);
-  EXPECT_EQ(state_.handoffs(0).status(), baton::internal::v1::ACCEPTED);
+  EXPECT_EQ(state_.head().handoffs(0).status(), baton::internal::v1::ACCEPTED);
 
   AdvanceDays(20);  // inside the 30-day cooldown
   Pricing();
@@ -205,7 +206,7 @@ TEST_F(EngineTest, ADuplicateEventIdCountsOnce) {
   EXPECT_TRUE(dup.duplicate);
   EXPECT_THAT(Engage(baton::v1::EMAIL_OPEN, "c-1", "", "open-1").leads, IsEmpty());
   Open();
-  EXPECT_THAT(state_.handoffs(), IsEmpty());
+  EXPECT_THAT(state_.head().handoffs(), IsEmpty());
   EXPECT_THAT(Open().leads, SizeIs(1));
 }
 
@@ -216,7 +217,7 @@ TEST_F(EngineTest, OpensByDifferentContactsDoNotAddUp) {
   Open("c-2");
   Open("c-3");
   Open("c-1");
-  EXPECT_THAT(state_.handoffs(), IsEmpty());
+  EXPECT_THAT(state_.head().handoffs(), IsEmpty());
 }
 
 TEST_F(EngineTest, ALateOpenIsPlacedByItsEventTime) {
@@ -252,7 +253,7 @@ TEST_F(EngineTest, AnEventOlderThanTheRetentionIsLateAndIgnored) {
   old.set_type(baton::v1::EMAIL_OPEN);
   Effects effects = MustApply(old);
   EXPECT_TRUE(effects.late);
-  EXPECT_THAT(state_.engagement(), SizeIs(1));
+  EXPECT_EQ(state_.record_count(), 1);
 }
 
 TEST_F(EngineTest, EngagementBeforeTheAccountIsKnownCountsOnceItIs) {
@@ -260,7 +261,7 @@ TEST_F(EngineTest, EngagementBeforeTheAccountIsKnownCountsOnceItIs) {
   Open();
   Open();
   Open();
-  EXPECT_THAT(state_.handoffs(), IsEmpty());
+  EXPECT_THAT(state_.head().handoffs(), IsEmpty());
   Effects effects = Upsert(baton::v1::TIER_1);
   EXPECT_THAT(effects.leads, SizeIs(1));
 }
@@ -307,12 +308,12 @@ TEST_F(EngineTest, AnEventFromTheFutureIsRejected) {
   absl::StatusOr<Effects> effects = engine_.Apply(e, state_);
   EXPECT_EQ(effects.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(effects.status().message(), HasSubstr("bad_timestamp"));
-  EXPECT_THAT(state_.engagement(), IsEmpty());
+  EXPECT_EQ(state_.record_count(), 0);
 }
 
 TEST_F(EngineTest, TheSameEventsGiveByteIdenticalOutputs) {
   auto run = [this] {
-    state_.Clear();
+    state_ = Account();
     clock_.Set(kStart);
     next_id_ = 0;
     Upsert(baton::v1::TIER_1);
@@ -324,6 +325,63 @@ TEST_F(EngineTest, TheSameEventsGiveByteIdenticalOutputs) {
     return effects.leads.at(0).SerializeAsString() + effects.alerts.at(0).SerializeAsString();
   };
   EXPECT_EQ(run(), run());
+}
+
+TEST_F(EngineTest, ACommitWritesTheHeadAndOnlyTheDaysThatChanged) {
+  Upsert(baton::v1::TIER_2);
+  Open();
+  AdvanceDays(1);
+  Open();
+  state_.TakeChanges();
+  AdvanceDays(1);
+  Open();
+  std::vector<StoredPart> changes = state_.TakeChanges();
+  ASSERT_THAT(changes, SizeIs(2));
+  EXPECT_EQ(changes[0].kind, StoredPart::Kind::kHead);
+  EXPECT_EQ(changes[1].kind, StoredPart::Kind::kDay);
+  EXPECT_EQ(changes[1].day, Account::DayOf(absl::ToUnixMillis(clock_.Now())));
+  EXPECT_FALSE(state_.dirty());
+}
+
+TEST_F(EngineTest, DaysPastTheRetentionAreDeletedAndTheAccountRestoresFromItsParts) {
+  Upsert(baton::v1::TIER_1);
+  Open();
+  Open();
+  std::vector<StoredPart> stored = state_.TakeChanges();
+  AdvanceDays(15);
+  Pricing();
+  std::vector<StoredPart> changes = state_.TakeChanges();
+  bool deleted_old_day = false;
+  for (const StoredPart& c : changes) {
+    deleted_old_day |= c.kind == StoredPart::Kind::kDay &&
+                       c.day == Account::DayOf(absl::ToUnixMillis(kStart)) && !c.value;
+  }
+  EXPECT_TRUE(deleted_old_day);
+  EXPECT_EQ(state_.record_count(), 1);
+
+  // What a store holds after both commits restores to the same account.
+  std::map<std::pair<int, int64_t>, std::optional<std::string>> store;
+  for (const auto* parts : {&stored, &changes}) {
+    for (const StoredPart& p : *parts) store[{static_cast<int>(p.kind), p.day}] = p.value;
+  }
+  std::vector<StoredPart> surviving;
+  for (const auto& [key, value] : store) {
+    if (value) surviving.push_back({static_cast<StoredPart::Kind>(key.first), key.second, value});
+  }
+  absl::StatusOr<Account> restored = Account::Restore(surviving);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->record_count(), 1);
+  EXPECT_EQ(restored->head().SerializeAsString(), state_.head().SerializeAsString());
+  EXPECT_TRUE(restored->HasEngagement(StableHash64({"ev-4"})));
+}
+
+TEST_F(EngineTest, ARestoredAccountStillRecognisesDuplicates) {
+  Upsert(baton::v1::TIER_1);
+  Engage(baton::v1::EMAIL_OPEN, "c-1", "", "open-1");
+  absl::StatusOr<Account> restored = Account::Restore(state_.TakeChanges());
+  ASSERT_TRUE(restored.ok());
+  state_ = std::move(*restored);
+  EXPECT_TRUE(Engage(baton::v1::EMAIL_OPEN, "c-1", "", "open-1").duplicate);
 }
 
 }  // namespace

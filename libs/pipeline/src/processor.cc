@@ -48,8 +48,32 @@ std::string AccountKey(int32_t partition, absl::string_view account_id) {
   std::string key = {static_cast<char>(p >> 24), static_cast<char>(p >> 16),
                      static_cast<char>(p >> 8), static_cast<char>(p)};
   key.append(account_id.data(), account_id.size());
+  key.push_back('\0');
   return key;
 }
+
+namespace {
+
+std::string PartSuffix(const core::StoredPart& part) {
+  if (part.kind == core::StoredPart::Kind::kHead) return "h";
+  std::string suffix = "d";
+  const auto day = static_cast<uint64_t>(part.day);
+  for (int shift = 56; shift >= 0; shift -= 8) suffix.push_back(static_cast<char>(day >> shift));
+  return suffix;
+}
+
+absl::StatusOr<core::StoredPart> ParsePart(absl::string_view suffix, std::string value) {
+  if (suffix == "h") return core::StoredPart{core::StoredPart::Kind::kHead, 0, std::move(value)};
+  if (suffix.size() == 9 && suffix[0] == 'd') {
+    uint64_t day = 0;
+    for (unsigned char c : suffix.substr(1)) day = (day << 8) | c;
+    return core::StoredPart{core::StoredPart::Kind::kDay, static_cast<int64_t>(day),
+                            std::move(value)};
+  }
+  return absl::DataLossError("unknown stored account record");
+}
+
+}  // namespace
 
 Processor::Processor(ProcessorOptions options, const core::Engine& engine, StateStore& store,
                      Observer& observer)
@@ -75,12 +99,11 @@ absl::Status Processor::Process(const InputRecord& record) {
 
   if (event.ok()) {
     const absl::string_view account_id = core::AccountIdOf(*event);
-    absl::StatusOr<CachedAccount*> account = Account(record.partition, account_id);
+    absl::StatusOr<core::Account*> account = Account(record.partition, account_id);
     if (!account.ok()) return account.status();
-    // On error the engine leaves the state untouched.
-    absl::StatusOr<core::Effects> effects = engine_.Apply(*event, (*account)->state);
+    // On error the engine leaves the account untouched.
+    absl::StatusOr<core::Effects> effects = engine_.Apply(*event, **account);
     if (effects.ok()) {
-      (*account)->dirty = true;
       stats_.duplicates += effects->duplicate;
       stats_.late += effects->late;
       Stage(*effects, std::string(account_id));
@@ -130,21 +153,27 @@ void Processor::Stage(const core::Effects& effects, const std::string& account_i
   }
 }
 
-absl::StatusOr<Processor::CachedAccount*> Processor::Account(int32_t partition,
-                                                             absl::string_view account_id) {
+absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::string_view account_id) {
   std::string key = AccountKey(partition, account_id);
   auto it = cache_.find(key);
   if (it != cache_.end()) return &it->second;
-  absl::StatusOr<std::optional<std::string>> stored = store_.LoadAccount(key);
+  auto stored = store_.LoadAccount(key);
   if (!stored.ok()) return stored.status();
-  CachedAccount entry;
-  if (stored->has_value() && !entry.state.ParseFromString(**stored)) {
-    // A record Baton wrote itself does not parse: the store is corrupt. Crash loudly rather than
+  std::vector<core::StoredPart> parts;
+  for (auto& [suffix, value] : *stored) {
+    absl::StatusOr<core::StoredPart> part = ParsePart(suffix, std::move(value));
+    if (!part.ok()) return part.status();
+    parts.push_back(std::move(*part));
+  }
+  absl::StatusOr<core::Account> account = core::Account::Restore(parts);
+  if (!account.ok()) {
+    // A record Baton wrote itself does not parse: the store is corrupt. Stop loudly rather than
     // silently start the account over.
     return absl::DataLossError(absl::StrCat("stored state of account ", account_id,
-                                            " in partition ", partition, " does not parse"));
+                                            " in partition ", partition, ": ",
+                                            account.status().message()));
   }
-  return &cache_.emplace(std::move(key), std::move(entry)).first->second;
+  return &cache_.emplace(std::move(key), std::move(*account)).first->second;
 }
 
 absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
@@ -157,14 +186,18 @@ absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
   }
   StateBatch batch;
   for (auto& [key, account] : cache_) {
-    if (account.dirty) batch.accounts.emplace_back(key, account.state.SerializeAsString());
+    if (!account.dirty()) continue;
+    // On a failed commit the caller rewinds, dropping every cached account: taking the changes
+    // here loses nothing.
+    for (core::StoredPart& part : account.TakeChanges()) {
+      batch.writes.emplace_back(key + PartSuffix(part), std::move(part.value));
+    }
   }
   batch.offsets = offsets_;
   if (absl::Status s = store_.Commit(batch); !s.ok()) {
     observer_.CommitFailed("store");
     return s;
   }
-  for (auto& [key, account] : cache_) account.dirty = false;
   Offsets committed = std::move(offsets_);
   offsets_.clear();
   outputs_.clear();
@@ -189,9 +222,10 @@ absl::StatusOr<std::optional<int64_t>> Processor::ResumeOffset(const TopicPartit
 
 void Processor::ForgetPartitions(const std::vector<TopicPartition>& partitions) {
   for (const TopicPartition& tp : partitions) {
-    const std::string prefix = AccountKey(tp.partition, "");
+    const std::string partition_prefix = AccountKey(tp.partition, "").substr(0, 4);
     absl::erase_if(cache_, [&](const auto& entry) {
-      return !entry.second.dirty && absl::string_view(entry.first).substr(0, 4) == prefix;
+      return !entry.second.dirty() &&
+             absl::string_view(entry.first).substr(0, 4) == partition_prefix;
     });
   }
   observer_.CachedAccounts(cache_.size());
@@ -201,7 +235,7 @@ void Processor::EvictClean() {
   if (cache_.size() <= options_.max_cached_accounts) return;
   size_t excess = cache_.size() - options_.max_cached_accounts;
   for (auto it = cache_.begin(); it != cache_.end() && excess > 0;) {
-    if (!it->second.dirty) {
+    if (!it->second.dirty()) {
       cache_.erase(it++);
       --excess;
     } else {

@@ -20,10 +20,15 @@ const absl::Time kNow = absl::FromUnixSeconds(1795168800);  // 2026-11-20T10:00:
 
 class InMemoryStateStore : public StateStore {
  public:
-  absl::StatusOr<std::optional<std::string>> LoadAccount(absl::string_view key) override {
-    auto it = accounts.find(std::string(key));
-    if (it == accounts.end()) return std::nullopt;
-    return it->second;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LoadAccount(
+      absl::string_view prefix) override {
+    std::vector<std::pair<std::string, std::string>> found;
+    for (auto it = accounts.lower_bound(std::string(prefix));
+         it != accounts.end() && absl::string_view(it->first).substr(0, prefix.size()) == prefix;
+         ++it) {
+      found.emplace_back(it->first.substr(prefix.size()), it->second);
+    }
+    return found;
   }
   absl::StatusOr<std::optional<int64_t>> LoadOffset(const TopicPartition& tp) override {
     auto it = offsets.find(tp);
@@ -32,7 +37,13 @@ class InMemoryStateStore : public StateStore {
   }
   absl::Status Commit(const StateBatch& batch) override {
     if (fail_commits) return absl::UnavailableError("disk full");
-    for (const auto& [key, value] : batch.accounts) accounts[key] = value;
+    for (const auto& [key, value] : batch.writes) {
+      if (value) {
+        accounts[key] = *value;
+      } else {
+        accounts.erase(key);
+      }
+    }
     for (const auto& [tp, offset] : batch.offsets) offsets[tp] = offset;
     return absl::OkStatus();
   }
@@ -242,8 +253,8 @@ TEST_F(ProcessorTest, AnUnknownContentTypeIsDeadLettered) {
   EXPECT_EQ(observer_.deadlettered["unknown_content_type"], 1);
 }
 
-TEST(AccountKeyTest, PartitionPrefixIsBigEndian) {
-  EXPECT_EQ(AccountKey(258, "a"), std::string("\0\0\1\2a", 5));
+TEST(AccountKeyTest, PartitionPrefixIsBigEndianAndTheIdIsTerminated) {
+  EXPECT_EQ(AccountKey(258, "a"), std::string("\0\0\1\2a\0", 6));
 }
 
 }  // namespace

@@ -73,12 +73,18 @@ RocksDbStateStore::~RocksDbStateStore() {
   if (db_) (void)db_->Close();
 }
 
-absl::StatusOr<std::optional<std::string>> RocksDbStateStore::LoadAccount(absl::string_view key) {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), AccountRecordKey(key), &value);
-  if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return FromRocks(s, "reading account state");
-  return value;
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStateStore::LoadAccount(
+    absl::string_view account_key) {
+  const std::string prefix = AccountRecordKey(account_key);
+  std::vector<std::pair<std::string, std::string>> records;
+  rocksdb::ReadOptions options;
+  options.prefix_same_as_start = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    records.emplace_back(it->key().ToString().substr(prefix.size()), it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading account state");
+  return records;
 }
 
 absl::StatusOr<std::optional<int64_t>> RocksDbStateStore::LoadOffset(
@@ -100,7 +106,13 @@ absl::Status RocksDbStateStore::Commit(const pipeline::StateBatch& batch) {
     needs_resume_ = false;
   }
   rocksdb::WriteBatch write;
-  for (const auto& [key, value] : batch.accounts) write.Put(AccountRecordKey(key), value);
+  for (const auto& [key, value] : batch.writes) {
+    if (value.has_value()) {
+      write.Put(AccountRecordKey(key), *value);
+    } else {
+      write.Delete(AccountRecordKey(key));
+    }
+  }
   for (const auto& [tp, offset] : batch.offsets) {
     write.Put(OffsetRecordKey(tp), EncodeOffset(offset));
   }

@@ -8,7 +8,10 @@
 namespace baton::store {
 namespace {
 
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 using ::testing::Optional;
+using ::testing::Pair;
 using namespace std::string_literals;
 
 class RocksDbStateStoreTest : public ::testing::Test {
@@ -33,24 +36,32 @@ TEST_F(RocksDbStateStoreTest, StateAndOffsetsSurviveReopening) {
   {
     auto store = OpenStore();
     pipeline::StateBatch batch;
-    batch.accounts = {{"\0\0\0\1acme"s, "state-1"}};
+    batch.writes = {{"\0\0\0\1acme\0h"s, "head-1"},
+                    {"\0\0\0\1acme\0d1"s, "day-1"},
+                    {"\0\0\0\1acme2\0h"s, "other-account"}};
     batch.offsets = {{{"abm.crm.v1", 1}, 42}, {{"abm.crm.v1", 300}, 7}};
     ASSERT_TRUE(store->Commit(batch).ok());
   }
   auto store = OpenStore();
-  EXPECT_THAT(store->LoadAccount("\0\0\0\1acme"s).value(), Optional(std::string("state-1")));
-  EXPECT_EQ(store->LoadAccount("\0\0\0\2acme"s).value(), std::nullopt);
+  EXPECT_THAT(store->LoadAccount("\0\0\0\1acme\0"s).value(),
+              ElementsAre(Pair("d1", "day-1"), Pair("h", "head-1")));
+  EXPECT_THAT(store->LoadAccount("\0\0\0\2acme\0"s).value(), IsEmpty());
   EXPECT_THAT(store->LoadOffset({"abm.crm.v1", 1}).value(), Optional(42));
   EXPECT_THAT(store->LoadOffset({"abm.crm.v1", 300}).value(), Optional(7));
   EXPECT_EQ(store->LoadOffset({"abm.crm.v1", 2}).value(), std::nullopt);
   EXPECT_EQ(store->LoadOffset({"abm.crm.v", 1}).value(), std::nullopt);
 }
 
-TEST_F(RocksDbStateStoreTest, ALaterCommitOverwrites) {
+TEST_F(RocksDbStateStoreTest, ALaterCommitOverwritesAndDeletes) {
   auto store = OpenStore();
-  ASSERT_TRUE(store->Commit({.accounts = {{"k", "v1"}}, .offsets = {{{"t", 0}, 1}}}).ok());
-  ASSERT_TRUE(store->Commit({.accounts = {{"k", "v2"}}, .offsets = {{{"t", 0}, 9}}}).ok());
-  EXPECT_THAT(store->LoadAccount("k").value(), Optional(std::string("v2")));
+  ASSERT_TRUE(
+      store->Commit({.writes = {{"k\0h"s, "v1"}, {"k\0d1"s, "old"}}, .offsets = {{{"t", 0}, 1}}})
+          .ok());
+  ASSERT_TRUE(store
+                  ->Commit({.writes = {{"k\0h"s, "v2"}, {"k\0d1"s, std::nullopt}},
+                            .offsets = {{{"t", 0}, 9}}})
+                  .ok());
+  EXPECT_THAT(store->LoadAccount("k\0"s).value(), ElementsAre(Pair("h", "v2")));
   EXPECT_THAT(store->LoadOffset({"t", 0}).value(), Optional(9));
 }
 

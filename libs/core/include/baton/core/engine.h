@@ -10,7 +10,7 @@
 // The injected clock is read only to reject events from the future.
 //
 // Thread-safety: an Engine is immutable after construction; Apply may be called concurrently for
-// different accounts. The AccountState passed in is owned by the caller.
+// different accounts. The Account passed in is owned by the caller.
 #pragma once
 
 #include <string>
@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "baton/core/account.h"
 #include "baton/core/clock.h"
 #include "baton/core/event.h"
 #include "baton/internal/v1/state.pb.h"
@@ -50,9 +51,10 @@ struct EngineOptions {
   absl::Duration retention = absl::Hours(24 * 14);
   // Events whose time is further than this ahead of the clock are rejected as invalid.
   absl::Duration max_future_skew = absl::Hours(24);
-  // Bounds on per-account state (oldest entries go first).
+  // Bounds on per-account state (oldest entries go first): engagement records kept, and CRM
+  // event ids remembered for de-duplication (CRM events are idempotent beyond that).
   int max_engagement_records = 4096;
-  int max_seen_events = 4096;
+  int max_seen_crm_events = 256;
   // Recipient of a ROUTING_FAILURE alert when the account has no marketing owner.
   std::string unrouted_queue = "queue:unrouted";
 };
@@ -71,12 +73,11 @@ class Engine {
  public:
   Engine(EngineOptions options, const Clock& clock);
 
-  // Apply applies `event` to `state` (the state of AccountIdOf(event); empty for a new account)
-  // and returns the outputs. Returns InvalidArgument, with a message that starts with a reason
-  // code ("bad_timestamp: ..."), for an event the engine cannot accept; `state` is then
-  // unchanged.
-  absl::StatusOr<Effects> Apply(const InputEvent& event,
-                                baton::internal::v1::AccountState& state) const;
+  // Apply applies `event` to `account` (the state of AccountIdOf(event); empty for a new
+  // account) and returns the outputs. Returns InvalidArgument, with a message that starts with a
+  // reason code ("bad_timestamp: ..."), for an event the engine cannot accept; `account` is
+  // then unchanged.
+  absl::StatusOr<Effects> Apply(const InputEvent& event, Account& account) const;
 
   const EngineOptions& options() const { return options_; }
 

@@ -64,8 +64,9 @@ using Offsets = std::map<TopicPartition, int64_t>;
 
 // StateBatch is what one commit writes to the local store, atomically.
 struct StateBatch {
-  // Serialized AccountState per account key (see AccountKey in processor.h).
-  std::vector<std::pair<std::string, std::string>> accounts;
+  // Account records by full key (see AccountKey in processor.h): a value to put, or nullopt to
+  // delete the record.
+  std::vector<std::pair<std::string, std::optional<std::string>>> writes;
   Offsets offsets;
 };
 
@@ -73,8 +74,10 @@ struct StateBatch {
 class StateStore {
  public:
   virtual ~StateStore() = default;
-  // LoadAccount reads one account's serialized state; nullopt if the account is new.
-  virtual absl::StatusOr<std::optional<std::string>> LoadAccount(absl::string_view key) = 0;
+  // LoadAccount returns every record whose key starts with `account_key`, as (the rest of the
+  // key, value) pairs in key order; empty for a new account.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LoadAccount(
+      absl::string_view account_key) = 0;
   // LoadOffset returns the next input offset recorded for a partition; nullopt if none.
   virtual absl::StatusOr<std::optional<int64_t>> LoadOffset(const TopicPartition& tp) = 0;
   // Commit writes the batch atomically and durably: all of it, or (on error) none of it.

@@ -30,8 +30,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "baton/codec/codec.h"
+#include "baton/core/account.h"
 #include "baton/core/engine.h"
-#include "baton/internal/v1/state.pb.h"
 #include "baton/pipeline/ports.h"
 
 namespace baton::pipeline {
@@ -45,7 +45,9 @@ struct ProcessorOptions {
   size_t max_cached_accounts = 100'000;
 };
 
-// AccountKey is the store key of an account's state: the partition, big-endian, then the id.
+// AccountKey is the key prefix of an account's stored records: the partition (4 bytes,
+// big-endian), the account id, and a NUL. Each record adds a suffix: "h" for the head, "d" and
+// the day (8 bytes, big-endian) for a day of engagement.
 std::string AccountKey(int32_t partition, absl::string_view account_id);
 
 class Processor {
@@ -75,14 +77,9 @@ class Processor {
   void ForgetPartitions(const std::vector<TopicPartition>& partitions);
 
  private:
-  struct CachedAccount {
-    baton::internal::v1::AccountState state;
-    bool dirty = false;
-  };
-
   void DeadLetter(const InputRecord& record, const absl::Status& reason);
   void Stage(const core::Effects& effects, const std::string& account_id);
-  absl::StatusOr<CachedAccount*> Account(int32_t partition, absl::string_view account_id);
+  absl::StatusOr<core::Account*> Account(int32_t partition, absl::string_view account_id);
   void EvictClean();
 
   ProcessorOptions options_;
@@ -90,7 +87,7 @@ class Processor {
   StateStore& store_;
   Observer& observer_;
 
-  absl::flat_hash_map<std::string, CachedAccount> cache_;
+  absl::flat_hash_map<std::string, core::Account> cache_;
   std::vector<OutboundRecord> outputs_;
   Offsets offsets_;
   CommitStats stats_;

@@ -1,11 +1,12 @@
 // RocksDbStateStore: Baton's local state in RocksDB, implementing pipeline::StateStore.
 //
 // Layout (one column family):
-//   'a' + AccountKey(partition, account id)  -> serialized baton.internal.v1.AccountState
+//   'a' + AccountKey(partition, account id) + record suffix -> an account record (the head, or
+//                                                               one day of engagement)
 //   'o' + topic + '\0' + partition (4 bytes, big-endian) -> next input offset (8 bytes, BE)
 // Account keys start with their partition so a partition's state is one key range.
 //
-// Each Commit is one WriteBatch: the account states and the input offsets they reflect become
+// Each Commit is one WriteBatch: the account records and the input offsets they reflect become
 // durable together or not at all. Writes go through the write-ahead log; with sync_writes off
 // (the default) a process crash (kill -9) loses nothing that Commit returned, an OS crash may
 // lose the last commits — safe, because the offsets roll back with the state.
@@ -41,7 +42,8 @@ class RocksDbStateStore final : public pipeline::StateStore {
   static absl::StatusOr<std::unique_ptr<RocksDbStateStore>> Open(const RocksDbOptions& options);
   ~RocksDbStateStore() override;
 
-  absl::StatusOr<std::optional<std::string>> LoadAccount(absl::string_view key) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LoadAccount(
+      absl::string_view account_key) override;
   absl::StatusOr<std::optional<int64_t>> LoadOffset(const pipeline::TopicPartition& tp) override;
   // Commit writes the batch atomically. After a failed write (for example a full disk) RocksDB
   // stops accepting writes; the next Commit first asks it to resume.

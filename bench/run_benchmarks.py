@@ -1,0 +1,799 @@
+#!/usr/bin/env python3
+"""Runs Baton's benchmarks and reports them against the targets (bench/README.md).
+
+    python3 bench/run_benchmarks.py [--quick] [--only core,e2e,latency,memory,recovery,timers]
+
+scripts/bench.sh builds first and then calls this. Parts:
+
+  core      build/bench/core_bench: the processing core in one thread, no Kafka.
+  e2e       one generated fill of the input topics; per run, a bare consumer (kafka_bench
+            raw-consume) and a fresh baton read all of it; baton's rate from /metrics.
+  latency   event -> routed lead latency through a running baton at fixed offered rates.
+  memory    baton's peak RSS (VmHWM) after the e2e fill, and after a 1M-account fill, with the
+            RocksDB bytes per account.
+  recovery  on the 1M-account state: kill -9, restart, time to /metrics, to the assignment, to the
+            first new event consumed.
+  timers    not measurable yet (no SLA timers in this release).
+
+A real Apache Kafka broker (tests/kafka/kafka.sh) runs on a free loopback port for the Kafka parts
+and is always stopped at the end, as is every baton started here. Results go to bench-results/:
+results.json (everything, with the machine), one JSON per part, the tools' own JSON, and logs.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable, Optional
+
+REPO = Path(__file__).resolve().parents[1]
+KAFKA_SH = REPO / "tests" / "kafka" / "kafka.sh"
+BUILD = Path(os.environ.get("BATON_BUILD_DIR", REPO / "build"))
+CORE_BENCH = BUILD / "bench" / "core_bench"
+KAFKA_BENCH = BUILD / "bench" / "kafka_bench"
+BATON = Path(os.environ.get("BATON_BIN", BUILD / "services" / "baton" / "baton"))
+
+PARTS = ["core", "e2e", "latency", "memory", "recovery", "timers"]
+KAFKA_PARTS = {"e2e", "latency", "memory", "recovery"}
+PARTITIONS = 6
+ASSIGNED = 2 * PARTITIONS  # engagement + crm partitions, all owned by the one instance
+MIB = 1 << 20
+
+# Sizes: full (the issue's numbers) and --quick (a few minutes, for checking the machinery).
+SIZES = {
+    "full": dict(core_accounts=100_000, core_events=1_000_000, e2e_accounts=100_000,
+                 e2e_events=1_000_000, large_accounts=1_000_000, large_events=1_000_000,
+                 latency_seconds=20, runs=3),
+    "quick": dict(core_accounts=10_000, core_events=100_000, e2e_accounts=10_000,
+                  e2e_events=100_000, large_accounts=50_000, large_events=100_000,
+                  latency_seconds=5, runs=3),
+}
+LATENCY_RATES = [5_000, 50_000]
+
+T0 = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[{time.monotonic() - T0:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dir_bytes(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(root) / name).stat().st_size
+            except OSError:
+                pass
+    return total
+
+
+def run_tool(cmd: list[str], log_path: Path, timeout: float) -> str:
+    """Runs a benchmark tool; returns its stdout (its report table). Raises on failure."""
+    log(" ".join(str(c) for c in cmd))
+    with open(log_path, "ab") as err:
+        err.write(f"===== {' '.join(str(c) for c in cmd)}\n".encode())
+        err.flush()
+        try:
+            result = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=err,
+                                    text=True, timeout=timeout, cwd=REPO)
+        except subprocess.TimeoutExpired as e:
+            raise BenchError(f"{Path(cmd[0]).name} did not finish within {timeout:.0f}s "
+                             f"(log: {log_path})") from e
+    sys.stdout.write(result.stdout)
+    sys.stdout.flush()
+    if result.returncode != 0:
+        raise BenchError(f"{Path(cmd[0]).name} exited with {result.returncode} (log: {log_path})")
+    return result.stdout
+
+
+def read_json(path: Path) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json(path: Path, data) -> None:
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+# ----------------------------------------------------------------------------------- machine --
+
+
+def machine_info() -> dict:
+    cpu_model = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_total = 0
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal:"):
+                mem_total = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": cpu_model,
+        "memory_bytes": mem_total,
+        "kernel": os.uname().release,
+        "load_average_at_start": list(os.getloadavg()),
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain")),
+        "kafka": "Apache Kafka 3.9.2, single node KRaft on loopback (tests/kafka/kafka.sh)",
+    }
+
+
+# ------------------------------------------------------------------------------------- kafka --
+
+
+class Kafka:
+    def __init__(self, directory: Path, log_dir: Path):
+        self.dir = directory
+        self.log_dir = log_dir
+        self.port = 0
+        self.started = False
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.port = int(subprocess.run(["bash", str(KAFKA_SH), "free-port"], check=True,
+                                       capture_output=True, text=True, timeout=30).stdout)
+        log(f"starting Kafka on {self.bootstrap}")
+        self.started = True
+        result = subprocess.run(["bash", str(KAFKA_SH), "start", str(self.dir), str(self.port)],
+                                capture_output=True, text=True, timeout=900)
+        if result.returncode != 0:
+            raise BenchError(f"kafka.sh start failed:\n{result.stdout}\n{result.stderr}")
+
+    def create_topics(self, names: list[str]) -> None:
+        for name in names:
+            result = subprocess.run(["bash", str(KAFKA_SH), "create-topic", str(self.dir),
+                                     str(self.port), name, str(PARTITIONS)],
+                                    capture_output=True, text=True, timeout=120)
+            if result.returncode != 0:
+                raise BenchError(f"creating topic {name} failed:\n{result.stderr}")
+
+    def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        log("stopping Kafka")
+        for f in ("broker.log", "kafka.out"):
+            if (self.dir / f).exists():
+                shutil.copy(self.dir / f, self.log_dir / f"kafka-{f}")
+        subprocess.run(["bash", str(KAFKA_SH), "stop", str(self.dir)], capture_output=True,
+                       text=True, timeout=120)
+
+
+class Topics:
+    def __init__(self, prefix: str):
+        self.engagement = f"{prefix}-engagement"
+        self.crm = f"{prefix}-crm"
+        self.routed_leads = f"{prefix}-routed-leads"
+        self.alerts = f"{prefix}-alerts"
+        self.deadletter = f"{prefix}-deadletter"
+
+    def all(self) -> list[str]:
+        return [self.engagement, self.crm, self.routed_leads, self.alerts, self.deadletter]
+
+
+# ------------------------------------------------------------------------------------- baton --
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Sums each metric's samples over its labels: {name: total}."""
+    sums: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if m:
+            try:
+                sums[m.group(1)] = sums.get(m.group(1), 0.0) + float(m.group(3))
+            except ValueError:
+                pass
+    return sums
+
+
+class Baton:
+    """One baton process. Everything it logs goes to its log file."""
+
+    live: list["Baton"] = []
+
+    def __init__(self, kafka: Kafka, topics: Topics, group: str, data_dir: Path, log_path: Path,
+                 extra: list[str] = ()):
+        self.kafka, self.topics, self.group = kafka, topics, group
+        self.data_dir, self.log_path, self.extra = data_dir, log_path, list(extra)
+        self.proc: Optional[subprocess.Popen] = None
+        self.port = 0
+        self.started_at = 0.0
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+    def start(self) -> "Baton":
+        self.port = free_port()
+        t = self.topics
+        cmd = [str(BATON), "--brokers", self.kafka.bootstrap, "--group-id", self.group,
+               "--engagement-topic", t.engagement, "--crm-topic", t.crm,
+               "--routed-leads-topic", t.routed_leads, "--alerts-topic", t.alerts,
+               "--deadletter-topic", t.deadletter, "--data-dir", str(self.data_dir),
+               "--metrics-address", f"127.0.0.1:{self.port}", *self.extra]
+        with open(self.log_path, "ab") as out:
+            out.write(f"===== {' '.join(cmd)}\n".encode())
+            out.flush()
+            self.started_at = time.monotonic()
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, cwd=REPO)
+        Baton.live.append(self)
+        return self
+
+    def check_alive(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            code = None if self.proc is None else self.proc.returncode
+            raise BenchError(f"baton exited (code {code}); log: {self.log_path}")
+
+    def scrape(self) -> Optional[dict[str, float]]:
+        try:
+            with urllib.request.urlopen(self.metrics_url, timeout=2) as r:
+                return parse_metrics(r.read().decode("utf-8", "replace"))
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+    def wait(self, what: str, predicate: Callable[[dict[str, float]], bool], timeout: float,
+             interval: float = 0.05) -> dict[str, float]:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            m = self.scrape()
+            if m is not None and predicate(m):
+                return m
+            if time.monotonic() > deadline:
+                raise BenchError(f"baton: timed out after {timeout:.0f}s waiting for {what}; "
+                                 f"log: {self.log_path}")
+            time.sleep(interval)
+
+    def wait_assigned(self, timeout: float = 120) -> None:
+        self.wait(f"baton_assigned_partitions == {ASSIGNED}",
+                  lambda m: m.get("baton_assigned_partitions") == ASSIGNED, timeout, 0.1)
+
+    def vm_hwm(self) -> int:
+        """Peak resident set size (VmHWM), bytes."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self, timeout: float = 30) -> dict:
+        """SIGTERM and wait; returns the exit code and how long the stop took."""
+        if self.proc is None:
+            return {}
+        proc, self.proc = self.proc, None
+        if self in Baton.live:
+            Baton.live.remove(self)
+        t = time.monotonic()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise BenchError(f"baton did not stop within {timeout:.0f}s of SIGTERM; "
+                                 f"log: {self.log_path}")
+        return {"exit_code": proc.returncode, "stop_seconds": round(time.monotonic() - t, 3)}
+
+    def kill9(self) -> None:
+        proc, self.proc = self.proc, None
+        if self in Baton.live:
+            Baton.live.remove(self)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for b in list(cls.live):
+            try:
+                b.stop(timeout=15)
+            except BenchError:
+                pass
+
+
+# ------------------------------------------------------------------------------------ runner --
+
+
+class Runner:
+    def __init__(self, args: argparse.Namespace, out: Path, work: Path):
+        self.args = args
+        self.sizes = SIZES["quick" if args.quick else "full"].copy()
+        if args.runs:
+            self.sizes["runs"] = args.runs
+        if args.latency_seconds:
+            self.sizes["latency_seconds"] = args.latency_seconds
+        self.out = out
+        self.logs = out / "logs"
+        self.work = work
+        self.kafka: Optional[Kafka] = None
+        self.parts: dict[str, dict] = {}
+        self.fills: dict[str, tuple[Topics, dict]] = {}
+        self.large_state: Optional[dict] = None
+
+    # -- helpers
+
+    def fill(self, name: str, accounts: int, events: int) -> tuple[Topics, dict]:
+        """Creates topics `name-*` and fills the inputs once; returns the topics and fill JSON."""
+        if name in self.fills:
+            return self.fills[name]
+        topics = Topics(name)
+        self.kafka.create_topics(topics.all())
+        path = self.out / f"{name}-fill.json"
+        run_tool([KAFKA_BENCH, "fill", "--brokers", self.kafka.bootstrap,
+                  "--engagement-topic", topics.engagement, "--crm-topic", topics.crm,
+                  "--accounts", accounts, "--events", events, "--seed", 42,
+                  "--partitions", PARTITIONS, "--json", path],
+                 self.logs / "kafka_bench.log", timeout=900)
+        self.fills[name] = (topics, read_json(path))
+        return self.fills[name]
+
+    def baton_through(self, topics: Topics, total: int, tag: str, data_dir: Path,
+                      keep_running: bool = False) -> tuple[dict, Baton]:
+        """Starts a fresh baton (fresh group, `data_dir`) on filled topics and waits until it
+        has consumed `total` records. Rate from /metrics: from the first nonzero sample of
+        baton_events_consumed_total (sum over topics) to the total."""
+        shutil.rmtree(data_dir, ignore_errors=True)
+        baton = Baton(self.kafka, topics, f"bench-{tag}", data_dir,
+                      self.logs / f"baton-{tag}.log").start()
+        timeout = 60 + total / 8_000
+        deadline = time.monotonic() + timeout
+        first: Optional[tuple[float, float]] = None
+        last_change, last_value = time.monotonic(), -1.0
+        assigned_at = None
+        samples = []
+        while True:
+            baton.check_alive()
+            m = baton.scrape()
+            now = time.monotonic()
+            if m is not None:
+                consumed = m.get("baton_events_consumed_total", 0.0)
+                if assigned_at is None and m.get("baton_assigned_partitions") == ASSIGNED:
+                    assigned_at = now
+                if consumed > 0 and first is None:
+                    first = (now, consumed)
+                if consumed != last_value:
+                    last_change, last_value = now, consumed
+                    samples.append((round(now - baton.started_at, 3), consumed))
+                if consumed >= total:
+                    done = now
+                    break
+            if now > deadline or now - last_change > 60:
+                raise BenchError(f"baton consumed {last_value:.0f} of {total} records "
+                                 f"(timeout {timeout:.0f}s); log: {baton.log_path}")
+            time.sleep(0.05)
+        result = {
+            "records": total,
+            "messages_per_second": round((total - first[1]) / max(done - first[0], 1e-9)),
+            "seconds": round(done - first[0], 3),
+            "total_seconds": round(done - baton.started_at, 3),
+            "total_messages_per_second": round(total / (done - baton.started_at)),
+            "assigned_after_seconds": (round(assigned_at - baton.started_at, 3)
+                                       if assigned_at else None),
+            "first_sample_records": first[1],
+            "leads": m.get("baton_routed_leads_total", 0),
+            "deadlettered": m.get("baton_events_deadlettered_total", 0),
+            "duplicates": m.get("baton_events_duplicate_total", 0),
+            "late": m.get("baton_events_late_total", 0),
+            "commits": m.get("baton_commits_total", 0),
+            "peak_rss_bytes": baton.vm_hwm(),
+        }
+        if not keep_running:
+            result.update(baton.stop())
+            result["rocksdb_bytes"] = dir_bytes(data_dir)
+        return result, baton
+
+    # -- parts
+
+    def core(self) -> dict:
+        s = self.sizes
+        help_text = subprocess.run([str(CORE_BENCH), "--help"], capture_output=True,
+                                   text=True, timeout=30).stdout
+        base = [CORE_BENCH, "--accounts", s["core_accounts"], "--events", s["core_events"],
+                "--runs", s["runs"], "--data-dir", self.work / "core-bench-db"]
+        out = self.out / "core-bench.json"
+        run_tool([*base, "--json", out], self.logs / "core_bench.log", timeout=1800)
+        result = {"workload": {"accounts": s["core_accounts"], "events": s["core_events"],
+                               "runs": s["runs"]},
+                  "mixed": read_json(out)}
+        # A protobuf-only variant, if core_bench can do one (it has no such flag today).
+        if "--json-fraction" in help_text:
+            out_pb = self.out / "core-bench-protobuf-only.json"
+            run_tool([*base, "--json-fraction", 0, "--json", out_pb],
+                     self.logs / "core_bench.log", timeout=1800)
+            result["protobuf_only"] = read_json(out_pb)
+        else:
+            result["protobuf_only"] = "n/a: core_bench has no option for a protobuf-only workload"
+        return result
+
+    def e2e(self) -> dict:
+        s = self.sizes
+        topics, fill = self.fill("e2e", s["e2e_accounts"], s["e2e_events"])
+        total = fill["total_messages"]
+        runs = []
+        for i in range(1, s["runs"] + 1):
+            raw_path = self.out / f"e2e-raw-{i}.json"
+            run_tool([KAFKA_BENCH, "raw-consume", "--brokers", self.kafka.bootstrap,
+                      "--topics", f"{topics.engagement},{topics.crm}", "--expect", total,
+                      "--json", raw_path], self.logs / "kafka_bench.log", timeout=600)
+            raw = read_json(raw_path)
+            log(f"e2e run {i}: baton over {total} records")
+            baton, _ = self.baton_through(topics, total, f"e2e-{i}", self.work / f"e2e-{i}-db")
+            log(f"e2e run {i}: raw {raw['messages_per_second']:.0f}/s, "
+                f"baton {baton['messages_per_second']:.0f}/s")
+            runs.append({"raw": raw, "baton": baton})
+        raw_median = median([r["raw"]["messages_per_second"] for r in runs])
+        baton_median = median([r["baton"]["messages_per_second"] for r in runs])
+        return {
+            "fill": fill,
+            "runs": runs,
+            "raw_median_messages_per_second": raw_median,
+            "baton_median_messages_per_second": baton_median,
+            "at_least_once_ratio": baton_median / raw_median if raw_median else None,
+            "exactly_once": "n/a (exactly-once not implemented yet)",
+            "peak_rss_bytes": runs[-1]["baton"]["peak_rss_bytes"],
+            "rocksdb_bytes_per_account": runs[-1]["baton"]["rocksdb_bytes"] / fill["accounts"],
+        }
+
+    def latency(self) -> dict:
+        results = {}
+        for rate in LATENCY_RATES:
+            topics = Topics(f"lat{rate}")
+            self.kafka.create_topics(topics.all())
+            baton = Baton(self.kafka, topics, f"bench-lat{rate}", self.work / f"lat{rate}-db",
+                          self.logs / f"baton-lat{rate}.log").start()
+            try:
+                baton.wait_assigned()
+                path = self.out / f"latency-{rate}.json"
+                try:
+                    run_tool([KAFKA_BENCH, "latency", "--brokers", self.kafka.bootstrap,
+                              "--engagement-topic", topics.engagement, "--crm-topic", topics.crm,
+                              "--routed-leads-topic", topics.routed_leads, "--rate", rate,
+                              "--seconds", self.sizes["latency_seconds"],
+                              "--metrics", baton.metrics_url, "--json", path,
+                              "--samples", self.out / f"latency-{rate}-samples.csv"],
+                             self.logs / "kafka_bench.log",
+                             timeout=self.sizes["latency_seconds"] + 300)
+                except BenchError as e:
+                    if not path.exists():
+                        raise
+                    log(f"latency at {rate}/s: {e} (some probe leads missing; reported)")
+                results[str(rate)] = read_json(path)
+                results[str(rate)]["baton_peak_rss_bytes"] = baton.vm_hwm()
+            finally:
+                baton.stop()
+        return {"commit_interval_ms": 100, "rates": results}
+
+    def large(self) -> dict:
+        """The 1M-account fill processed by a fresh baton, stopped cleanly; keeps its state."""
+        if self.large_state is None:
+            s = self.sizes
+            topics, fill = self.fill("large", s["large_accounts"], s["large_events"])
+            data_dir = self.work / "large-db"
+            log(f"memory: baton over {fill['total_messages']} records, "
+                f"{fill['accounts']} accounts")
+            result, _ = self.baton_through(topics, fill["total_messages"], "large", data_dir)
+            self.large_state = {"topics": topics, "fill": fill, "data_dir": data_dir,
+                                "group": "bench-large", "result": result}
+        return self.large_state
+
+    def memory(self) -> dict:
+        out: dict = {}
+        if "e2e" in self.parts and "runs" in self.parts["e2e"]:
+            e2e = self.parts["e2e"]
+            out["e2e_accounts"] = {"accounts": e2e["fill"]["accounts"],
+                                   "records": e2e["fill"]["total_messages"],
+                                   "peak_rss_bytes": e2e["peak_rss_bytes"],
+                                   "rocksdb_bytes_per_account": e2e["rocksdb_bytes_per_account"],
+                                   "source": "the last e2e run"}
+        else:
+            topics, fill = self.fill("e2e", self.sizes["e2e_accounts"], self.sizes["e2e_events"])
+            r, _ = self.baton_through(topics, fill["total_messages"], "memory-e2e",
+                                      self.work / "memory-e2e-db")
+            out["e2e_accounts"] = {"accounts": fill["accounts"],
+                                   "records": fill["total_messages"],
+                                   "peak_rss_bytes": r["peak_rss_bytes"],
+                                   "rocksdb_bytes_per_account": r["rocksdb_bytes"] / fill["accounts"]}
+        large = self.large()
+        r, fill = large["result"], large["fill"]
+        out["large"] = {"accounts": fill["accounts"], "records": fill["total_messages"],
+                        "peak_rss_bytes": r["peak_rss_bytes"],
+                        "rocksdb_bytes": r["rocksdb_bytes"],
+                        "rocksdb_bytes_per_account": r["rocksdb_bytes"] / fill["accounts"],
+                        "baton_messages_per_second": r["messages_per_second"],
+                        "baton_seconds": r["seconds"], "fill": fill, "baton": r}
+        return out
+
+    def recovery_once(self, large: dict, tag: str, extra: list[str]) -> dict:
+        topics = large["topics"]
+        make = lambda: Baton(self.kafka, topics, large["group"], large["data_dir"],
+                             self.logs / f"baton-recovery-{tag}.log", extra)
+        # Restart on the state, settle, crash.
+        baton = make().start()
+        baton.wait_assigned(timeout=180)
+        time.sleep(2)
+        baton.kill9()
+        # New input while it is down; then the restart being measured.
+        run_tool([KAFKA_BENCH, "trickle", "--brokers", self.kafka.bootstrap,
+                  "--engagement-topic", topics.engagement, "--count", 60],
+                 self.logs / "kafka_bench.log", timeout=120)
+        baton = make().start()
+        t0 = baton.started_at
+        marks: dict[str, Optional[float]] = {"metrics": None, "assigned": None, "consumed": None}
+        deadline = t0 + 180
+        try:
+            while marks["consumed"] is None:
+                baton.check_alive()
+                m = baton.scrape()
+                now = time.monotonic()
+                if m is not None:
+                    marks["metrics"] = marks["metrics"] or now
+                    if marks["assigned"] is None and m.get("baton_assigned_partitions") == ASSIGNED:
+                        marks["assigned"] = now
+                    if m.get("baton_events_consumed_total", 0) > 0:
+                        marks["consumed"] = now
+                if now > deadline:
+                    break
+                time.sleep(0.02)
+        finally:
+            stopped = baton.stop()
+        res = {k: (round(v - t0, 3) if v else None) for k, v in marks.items()}
+        return {"metrics_seconds": res["metrics"], "assigned_seconds": res["assigned"],
+                "first_new_event_seconds": res["consumed"], "extra_args": extra,
+                "timed_out": marks["consumed"] is None, **stopped}
+
+    def recovery(self) -> dict:
+        large = self.large()
+        accounts = large["fill"]["accounts"]
+        log(f"recovery: {accounts} accounts, default consumer settings")
+        default = self.recovery_once(large, "default", [])
+        log("recovery: static group membership (-X group.instance.id)")
+        static = self.recovery_once(large, "static",
+                                    ["-X", "group.instance.id=bench-recovery"])
+        return {"accounts": accounts, "rocksdb_bytes": dir_bytes(large["data_dir"]),
+                "default": default, "static_membership": static,
+                "note": "after kill -9 the dead member stays in the group until its session "
+                        "times out (librdkafka session.timeout.ms, 45 s by default); with static "
+                        "membership the restarted instance takes its place at once"}
+
+    def timers(self) -> dict:
+        return {"result": "n/a: SLA timers arrive with the routing/SLA issue"}
+
+    # -- all
+
+    def run(self, parts: list[str]) -> int:
+        failures = 0
+        for part in parts:
+            if part in KAFKA_PARTS and self.kafka is None:
+                self.kafka = Kafka(self.work / "kafka", self.logs)
+                self.kafka.start()
+            log(f"== {part}")
+            t = time.monotonic()
+            try:
+                self.parts[part] = getattr(self, part)()
+            except Exception as e:  # noqa: BLE001 - one failed part must not stop the others
+                failures += 1
+                log(f"{part} failed: {type(e).__name__}: {e}")
+                self.parts[part] = {"error": f"{type(e).__name__}: {e}"}
+            Baton.stop_all()
+            self.parts[part]["elapsed_seconds"] = round(time.monotonic() - t, 1)
+            write_json(self.out / f"{part}.json", self.parts[part])
+        return failures
+
+
+# ------------------------------------------------------------------------------------ report --
+
+
+def summary_rows(parts: dict) -> list[dict]:
+    rows = []
+
+    def row(name, value, target="", met=None):
+        rows.append({"name": name, "value": value, "target": target,
+                     "met": met if isinstance(met, str) or met is None else bool(met)})
+
+    def failed(part):
+        if "error" in parts.get(part, {}):
+            row(part, f"failed: {parts[part]['error'][:80]}", "", False)
+            return True
+        return part not in parts
+
+    if not failed("core"):
+        c = parts["core"]["mixed"]
+        v = c["median_events_per_second"]
+        row("core: events/s, 1 thread (median)", f"{v:,.0f}", ">= 1,000,000 per core",
+            v >= 1_000_000)
+        if isinstance(parts["core"]["protobuf_only"], dict):
+            row("core: protobuf-only events/s", f"{parts['core']['protobuf_only']['median_events_per_second']:,.0f}")
+    if not failed("e2e"):
+        e = parts["e2e"]
+        ratio = e["at_least_once_ratio"]
+        row("e2e: raw consumer msgs/s (median)", f"{e['raw_median_messages_per_second']:,.0f}")
+        row("e2e: baton msgs/s (median)", f"{e['baton_median_messages_per_second']:,.0f}")
+        row("e2e: baton/raw, at-least-once", f"{ratio:.1%}", ">= 70%", ratio >= 0.70)
+        row("e2e: baton/raw, exactly-once", "n/a (exactly-once not implemented yet)", ">= 50%",
+            "n/a")
+    if not failed("latency"):
+        for rate, l in parts["latency"]["rates"].items():
+            value = (f"p50 {l['p50_ms']:.1f} / p99 {l['p99_ms']:.1f} / p99.9 {l['p999_ms']:.1f} ms"
+                     f" (offered {l['offered_rate']:,.0f}/s"
+                     + (f", {l['received']}/{l['probes']} leads" if l["received"] < l["probes"]
+                        else "") + ")")
+            if int(rate) == 5000:
+                row(f"latency at {int(rate):,}/s", value, "p99 < 10 ms (at-least-once)",
+                    l["p99_ms"] < 10 and l["received"] == l["probes"])
+            else:
+                row(f"latency at {int(rate):,}/s", value)
+    if not failed("memory"):
+        m = parts["memory"]
+        e = m["e2e_accounts"]
+        row(f"peak RSS, {e['accounts']:,} accounts", f"{e['peak_rss_bytes'] / MIB:.0f} MiB")
+        g = m["large"]
+        row(f"peak RSS, {g['accounts']:,} accounts", f"{g['peak_rss_bytes'] / MIB:.0f} MiB",
+            "< 512 MiB at 1M accounts", g["peak_rss_bytes"] < 512 * MIB)
+        row(f"RocksDB bytes/account, {g['accounts']:,} accounts",
+            f"{g['rocksdb_bytes_per_account']:,.0f}")
+    if not failed("recovery"):
+        r = parts["recovery"]
+        for key, label in (("default", "recovery"), ("static_membership", "recovery, static")):
+            d = r[key]
+            fmt = lambda v: "timeout" if v is None else f"{v:.2f} s"
+            row(f"{label}: restart -> /metrics", fmt(d["metrics_seconds"]))
+            row(f"{label}: restart -> {ASSIGNED} partitions", fmt(d["assigned_seconds"]))
+            v = d["first_new_event_seconds"]
+            if key == "default":
+                row(f"{label}: restart -> first new event, {r['accounts']:,} accounts", fmt(v),
+                    "< 5 s at 1M accounts", v is not None and v < 5)
+            else:
+                row(f"{label}: restart -> first new event", fmt(v))
+    if "timers" in parts:
+        row("timers", parts["timers"]["result"])
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    def met(v):
+        return "" if v is None else v if isinstance(v, str) else ("yes" if v else "NO")
+
+    widths = [max(len(str(r[k] if k != "met" else met(r[k]))) for r in rows + [
+        {"name": "benchmark", "value": "value", "target": "target", "met": "met?"}])
+        for k in ("name", "value", "target", "met")]
+    line = lambda a, b, c, d: (f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  "
+                               f"{d}").rstrip()
+    print()
+    print(line("benchmark", "value", "target", "met?"))
+    print(line(*("-" * w for w in widths)))
+    for r in rows:
+        print(line(r["name"], r["value"], r["target"], met(r["met"])))
+
+
+# -------------------------------------------------------------------------------------- main --
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes (10k accounts, 100k events; 5 s latency runs)")
+    ap.add_argument("--only", default=",".join(PARTS),
+                    help=f"comma-separated parts to run (default: all of {','.join(PARTS)})")
+    ap.add_argument("--runs", type=int, default=0, help="runs of core and e2e (default 3)")
+    ap.add_argument("--latency-seconds", type=float, default=0,
+                    help="length of each latency run (default 20, --quick 5)")
+    ap.add_argument("--out", default=str(REPO / "bench-results"), help="results directory")
+    ap.add_argument("--keep-work", action="store_true",
+                    help="keep the scratch directory (Kafka and RocksDB data) for inspection")
+    args = ap.parse_args()
+
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        ap.error(f"unknown part(s) {unknown}; choose from {PARTS}")
+    parts = [p for p in PARTS if p in parts]  # dependency order
+    needed = {"core": [CORE_BENCH]}.get
+    for part in parts:
+        for binary in needed(part, [KAFKA_BENCH, BATON] if part in KAFKA_PARTS else []):
+            if not binary.is_file():
+                print(f"run_benchmarks: {binary} is missing; build first (scripts/bench.sh does)",
+                      file=sys.stderr)
+                return 2
+
+    out = Path(args.out)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    for old in (out / "logs").glob("*.log"):
+        old.unlink()
+    work = Path(tempfile.mkdtemp(prefix="baton-bench-"))
+
+    # SIGTERM/SIGHUP unwind like Ctrl-C, so that the finally below stops baton and Kafka.
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    machine = machine_info()
+    log(f"machine: {machine['nproc']} x {machine['cpu_model']}, "
+        f"{machine['memory_bytes'] / (1 << 30):.1f} GiB; parts: {','.join(parts)}; "
+        f"{'quick' if args.quick else 'full'} sizes; scratch {work}")
+    runner = Runner(args, out, work)
+    failures = 0
+    try:
+        failures = runner.run(parts)
+    except KeyboardInterrupt:
+        log("interrupted")
+        failures = 1
+    finally:
+        Baton.stop_all()
+        if runner.kafka is not None:
+            runner.kafka.stop()
+        if not args.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+
+    machine["load_average_at_end"] = list(os.getloadavg())
+    rows = summary_rows(runner.parts)
+    results = {"started_at": started, "mode": "quick" if args.quick else "full",
+               "sizes": runner.sizes, "machine": machine, "parts": runner.parts, "summary": rows}
+    write_json(out / "results.json", results)
+    print_table(rows)
+    print(f"\nresults: {out / 'results.json'} (per part: {out}/<part>.json; logs: {out}/logs/)")
+    log("done" + (f"; {failures} part(s) failed" if failures else ""))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+#include "baton/core/account.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "baton/core/ids.h"
+
+namespace baton::core {
+namespace {
+
+constexpr int64_t kDayMs = 24 * 3600 * 1000;
+
+}  // namespace
+
+int64_t Account::DayOf(int64_t time_ms) {
+  // Floor division: times before 1970 land on negative days, not on day 0.
+  return time_ms >= 0 ? time_ms / kDayMs : -((-time_ms + kDayMs - 1) / kDayMs);
+}
+
+absl::StatusOr<Account> Account::Restore(const std::vector<StoredPart>& parts) {
+  Account account;
+  for (const StoredPart& part : parts) {
+    if (!part.value.has_value()) continue;
+    if (part.kind == StoredPart::Kind::kHead) {
+      if (!account.head_.ParseFromString(*part.value)) {
+        return absl::DataLossError("stored account head does not parse");
+      }
+      continue;
+    }
+    baton::internal::v1::EngagementDay day;
+    if (!day.ParseFromString(*part.value)) {
+      return absl::DataLossError(
+          absl::StrCat("stored engagement of day ", part.day, " does not parse"));
+    }
+    for (const auto& r : day.records())
+      account.engagement_ids_.insert(StableHash64({r.event_id()}));
+    account.record_count_ += day.records_size();
+    account.days_.emplace(part.day, std::move(day));
+  }
+  return account;
+}
+
+std::vector<StoredPart> Account::TakeChanges() {
+  std::vector<StoredPart> changes;
+  if (head_dirty_) {
+    changes.push_back({StoredPart::Kind::kHead, 0, head_.SerializeAsString()});
+  }
+  for (int64_t day : dropped_days_) {
+    if (!days_.contains(day)) changes.push_back({StoredPart::Kind::kDay, day, std::nullopt});
+  }
+  for (int64_t day : dirty_days_) {
+    auto it = days_.find(day);
+    if (it != days_.end()) {
+      changes.push_back({StoredPart::Kind::kDay, day, it->second.SerializeAsString()});
+    }
+  }
+  head_dirty_ = false;
+  dirty_days_.clear();
+  dropped_days_.clear();
+  return changes;
+}
+
+void Account::AddEngagement(baton::internal::v1::EngagementRecord record) {
+  const int64_t day_number = DayOf(record.time_ms());
+  engagement_ids_.insert(StableHash64({record.event_id()}));
+  ++record_count_;
+  dirty_days_.insert(day_number);
+  auto& day = days_[day_number];
+  day.set_day(day_number);
+  auto* records = day.mutable_records();
+  // Records are ordered by (time, event id); most arrive in order, so search from the back.
+  int pos = records->size();
+  while (pos > 0) {
+    const auto& prev = records->Get(pos - 1);
+    if (prev.time_ms() < record.time_ms() ||
+        (prev.time_ms() == record.time_ms() && prev.event_id() <= record.event_id())) {
+      break;
+    }
+    --pos;
+  }
+  records->Add(std::move(record));
+  for (int i = records->size() - 1; i > pos; --i) records->SwapElements(i, i - 1);
+}
+
+void Account::DropEngagementUpTo(int64_t horizon_ms, int max_records) {
+  auto drop_day = [this](std::map<int64_t, baton::internal::v1::EngagementDay>::iterator it) {
+    for (const auto& r : it->second.records()) engagement_ids_.erase(StableHash64({r.event_id()}));
+    record_count_ -= it->second.records_size();
+    dropped_days_.push_back(it->first);
+    dirty_days_.erase(it->first);
+    return days_.erase(it);
+  };
+  // Whole days that ended at or before the horizon.
+  while (!days_.empty() && (days_.begin()->first + 1) * kDayMs - 1 <= horizon_ms) {
+    drop_day(days_.begin());
+  }
+  // The oldest days while over the bound: a bounded account forgets its oldest engagement first.
+  while (record_count_ > max_records && days_.size() > 1) drop_day(days_.begin());
+  // Within the horizon's own day, expired records stay until the day goes: windows skip them.
+}
+
+}  // namespace baton::core
