@@ -16,6 +16,7 @@
 #include "baton/codec/codec.h"
 #include "baton/core/clock.h"
 #include "baton/core/engine.h"
+#include "baton/core/testing/canonical_rules.h"
 #include "baton/pipeline/processor.h"
 #include "baton/store/rocksdb_state_store.h"
 #include "workload.h"
@@ -81,7 +82,7 @@ Run RunOnce(const bench::Workload& w, const bench::WorkloadOptions& wo, int comm
     std::exit(1);
   }
   core::FakeClock clock(wo.end + absl::Hours(1));
-  core::Engine engine(core::EngineOptions{}, clock);
+  core::Engine engine(core::EngineOptions{}, core_testing::CanonicalRules(), clock);
   pipeline::ProcessorOptions po;
   po.max_cached_accounts = cache;
   NullObserver observer;
@@ -130,9 +131,9 @@ double DecodeRate(const std::vector<bench::Message>& messages) {
   const absl::Time t0 = absl::Now();
   size_t ok = 0;
   for (const bench::Message& m : messages) {
-    auto e = codec::DecodeInput(m.engagement ? codec::InputKind::kEngagement : codec::InputKind::kCrm,
-                                m.value,
-                                m.json ? codec::PayloadFormat::kJson : codec::PayloadFormat::kProtobuf);
+    auto e = codec::DecodeInput(
+        m.engagement ? codec::InputKind::kEngagement : codec::InputKind::kCrm, m.value,
+        m.json ? codec::PayloadFormat::kJson : codec::PayloadFormat::kProtobuf);
     ok += e.ok();
   }
   if (ok == 0) std::abort();
@@ -208,8 +209,9 @@ int main(int argc, char** argv) {
         "], \"median_events_per_second\": %.0f, \"decode_only_events_per_second\": %.0f, "
         "\"outputs\": %lld, \"routed_leads\": %lld, "
         "\"rocksdb_bytes_per_account\": %.0f, \"peak_rss_bytes\": %lld}\n",
-        median, decode_rate, static_cast<long long>(last.outputs), static_cast<long long>(last.leads),
-        bytes_per_account, static_cast<long long>(PeakRssBytes()));
+        median, decode_rate, static_cast<long long>(last.outputs),
+        static_cast<long long>(last.leads), bytes_per_account,
+        static_cast<long long>(PeakRssBytes()));
   }
   return 0;
 }

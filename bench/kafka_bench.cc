@@ -377,6 +377,7 @@ struct LatencyFlags {
   int probes = 0;  // 0: rate * seconds / 50, between 200 and 2000
   int filler_accounts = 20000;
   int open_gap_ms = 50;
+  double warmup_s = 2;  // no probe completes before this (nor in the last 5% of the run)
   int linger_ms = 0;
   double setup_wait_s = 5;
   double drain_s = 30;
@@ -467,8 +468,8 @@ int Latency(LatencyFlags f) {
   std::mt19937_64 rng(f.seed);
 
   // Probe accounts, and the schedule: slot i is sent at t0 + i / rate. A slot holds filler (-1)
-  // or step s (0-2: the opens, 3: the pricing visit) of probe k, as 4k + s. Probe k's visit sits
-  // near k's share of the run; its opens 1, 2 and 3 gaps before it.
+  // or step s (0-2: the opens, 3: the pricing visit) of probe k, as 4k + s. Probe visits are spread
+  // evenly between the warm-up and 95% of the run; a probe's opens are 1, 2 and 3 gaps before.
   std::vector<std::string> probe_account(f.probes);
   std::unordered_map<std::string, int> probe_of;
   for (int k = 0; k < f.probes; ++k) {
@@ -477,9 +478,11 @@ int Latency(LatencyFlags f) {
   }
   std::vector<int32_t> slot(n, -1);
   const int64_t gap = std::max<int64_t>(1, std::llround(f.rate * f.open_gap_ms / 1000.0));
+  const double from = std::clamp(f.warmup_s / f.seconds, 0.05, 0.5);
   for (int k = 0; k < f.probes; ++k) {
-    const int64_t visit = static_cast<int64_t>(
-        static_cast<double>(n) * (0.05 + 0.9 * (k + 0.5) / static_cast<double>(f.probes)));
+    const int64_t visit =
+        static_cast<int64_t>(static_cast<double>(n) *
+                             (from + (0.95 - from) * (k + 0.5) / static_cast<double>(f.probes)));
     int64_t at = std::max<int64_t>(0, visit - 3 * gap);
     for (int s = 0; s < 4; ++s) {
       at = std::max(at, visit - (3 - s) * gap);
@@ -721,6 +724,10 @@ int main(int argc, char** argv) {
   lat_cmd->add_option("--probes", lat.probes, "0: rate*seconds/50 in [200, 2000]")
       ->capture_default_str();
   lat_cmd->add_option("--filler-accounts", lat.filler_accounts)->capture_default_str();
+  lat_cmd
+      ->add_option("--warmup", lat.warmup_s,
+                   "seconds of filler before the first probe completes (at most half the run)")
+      ->capture_default_str();
   lat_cmd->add_option("--open-gap-ms", lat.open_gap_ms, "between a probe's events")
       ->capture_default_str();
   lat_cmd->add_option("--linger-ms", lat.linger_ms, "of the input producer")->capture_default_str();

@@ -20,6 +20,8 @@
 namespace baton::demo {
 
 extern const char* const kBundledScenario;
+// The bundled default rule file, deploy/rules/default.yaml.
+extern const char* const kDefaultRules;
 
 // ScenarioMessage is one input message ready to produce.
 struct ScenarioMessage {

@@ -17,6 +17,7 @@
 #include "baton/kafka/processing_loop.h"
 #include "baton/metrics/metrics.h"
 #include "baton/pipeline/processor.h"
+#include "baton/rules/rule_file.h"
 #include "baton/store/rocksdb_state_store.h"
 #include "demo.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -25,8 +26,54 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 extern "C" void OnSignal(int) { g_stop.store(true); }
+extern "C" void OnHangup(int) { g_reload.store(true); }
+
+// RuleReloader keeps the engine's rules in step with the rule file: on SIGHUP, and when the
+// file's modification time changes (checked every two seconds). A file that does not load is
+// rejected with its error logged, and the rules in force stay.
+class RuleReloader {
+ public:
+  RuleReloader(std::string path, baton::core::Engine& engine, baton::metrics::PrometheusMetrics& m)
+      : path_(std::move(path)), engine_(engine), metrics_(m), mtime_(ModifiedAt()) {}
+
+  void Poll() {
+    if (path_.empty()) return;
+    const absl::Time now = absl::Now();
+    bool due = g_reload.exchange(false);
+    if (!due && now >= next_check_) {
+      next_check_ = now + absl::Seconds(2);
+      due = ModifiedAt() != mtime_;
+    }
+    if (!due) return;
+    mtime_ = ModifiedAt();
+    auto rules = baton::rules::LoadRuleFile(path_);
+    if (!rules.ok()) {
+      spdlog::error("rule file rejected, keeping version {}: {}", engine_.rules().version(),
+                    std::string(rules.status().message()));
+      metrics_.RulesReloaded(false, engine_.rules().version());
+      return;
+    }
+    engine_.SetRules(*rules);
+    metrics_.RulesReloaded(true, (*rules)->version());
+    spdlog::info("rules reloaded from {}: version {}, {} rules", path_, (*rules)->version(),
+                 (*rules)->file().rules_size());
+  }
+
+ private:
+  std::filesystem::file_time_type ModifiedAt() const {
+    std::error_code ec;
+    return std::filesystem::last_write_time(path_, ec);
+  }
+
+  std::string path_;
+  baton::core::Engine& engine_;
+  baton::metrics::PrometheusMetrics& metrics_;
+  std::filesystem::file_time_type mtime_;
+  absl::Time next_check_ = absl::InfinitePast();
+};
 
 struct Flags {
   std::string brokers;
@@ -44,6 +91,7 @@ struct Flags {
   std::string scenario;
   int exit_when_idle_s = 0;
   std::string log_level = "info";
+  std::string rules;
   size_t block_cache_mb = 64;
   size_t write_buffer_mb = 32;
   size_t max_cached_accounts = 100'000;
@@ -57,7 +105,17 @@ int Fail(const std::string& what) {
 int Run(Flags flags) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
+  std::signal(SIGHUP, OnHangup);
   std::signal(SIGPIPE, SIG_IGN);
+
+  // The rule file comes first: a bad one stops start-up naming file, line and field.
+  auto rules = flags.rules.empty()
+                   ? baton::rules::ParseRuleFile(baton::demo::kDefaultRules, "default rules")
+                   : baton::rules::LoadRuleFile(flags.rules);
+  if (!rules.ok()) return Fail(std::string(rules.status().message()));
+  spdlog::info("rules: {} version {}, {} rules",
+               flags.rules.empty() ? "bundled default" : flags.rules, (*rules)->version(),
+               (*rules)->file().rules_size());
 
   baton::kafka::KafkaSettings kafka;
   for (const std::string& property : flags.properties) {
@@ -119,7 +177,9 @@ int Run(Flags flags) {
   if (!sink.ok()) return Fail(std::string(sink.status().message()));
 
   baton::core::SystemClock clock;
-  baton::core::Engine engine(baton::core::EngineOptions{}, clock);
+  baton::core::Engine engine(baton::core::EngineOptions{}, *rules, clock);
+  metrics.RulesReloaded(true, (*rules)->version());
+  RuleReloader reloader(flags.rules, engine, metrics);
   baton::pipeline::ProcessorOptions processor_options;
   processor_options.engagement_topic = flags.engagement_topic;
   processor_options.crm_topic = flags.crm_topic;
@@ -210,7 +270,24 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", flags.log_level)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  app.add_option("--rules", flags.rules,
+                 "Rule file (YAML); reloaded on SIGHUP and on change. Default: the bundled "
+                 "deploy/rules/default.yaml");
+  std::string check_file;
+  CLI::App* check = app.add_subcommand(
+      "check-config", "Validate a rule file without starting, and explain each rule");
+  check->add_option("file", check_file, "The rule file")->required();
   CLI11_PARSE(app, argc, argv);
+
+  if (check->parsed()) {
+    auto rules = baton::rules::LoadRuleFile(check_file);
+    if (!rules.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(rules.status().message()).c_str());
+      return 1;
+    }
+    std::printf("%s: OK\n%s", check_file.c_str(), baton::rules::ExplainRuleSet(**rules).c_str());
+    return 0;
+  }
 
   auto logger = spdlog::stderr_color_mt("baton");
   spdlog::set_default_logger(logger);

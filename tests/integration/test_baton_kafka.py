@@ -107,19 +107,22 @@ def test_handoff_end_to_end(pb, inputs, topics, outputs, make_baton):
     assert (lead.selection_reason, lead.icp_fit, lead.stage) == (
         "expansion: new EU data centre", 87.5, "Engaged")
     assert (lead.assignee_id, lead.assignee_role) == ("ae-maria", "AE")
-    assert list(lead.routing_path) == ["Tier 1 -> account AE ae-maria"]
+    assert list(lead.routing_path) == ["Tier 1 SALES_READY -> account AE ae-maria"]
     assert (lead.rule_name, lead.rule_version, lead.qualification_level) == (RULE, 1,
                                                                              out.SALES_READY)
     # The watermark is the third open (minute 40); the pricing visit was at minute 30.
     assert lead.reason.startswith("3 email opens by contact")
     assert lead.reason == ("3 email opens by contact c-nw-dana in 14d; "
                            "pricing page visit 10m ago; Tier 1")
+    # The records that made the rule hold, in event-time order.
     assert [t.event_id for t in lead.trigger_events] == [
-        "nw-open-1", "nw-open-2", "nw-open-3", "nw-pricing"]
-    assert [t.type for t in lead.trigger_events] == [ev.EMAIL_OPEN] * 3 + [ev.PAGE_VISIT]
-    assert [t.contact_id for t in lead.trigger_events] == ["c-nw-dana"] * 3 + ["c-nw-li"]
-    assert lead.trigger_events[3].url == PRICING
-    assert lead.trigger_events[2].event_time.seconds == inputs.at(40)
+        "nw-open-1", "nw-open-2", "nw-pricing", "nw-open-3"]
+    assert [t.type for t in lead.trigger_events] == [ev.EMAIL_OPEN] * 2 + [ev.PAGE_VISIT,
+                                                                           ev.EMAIL_OPEN]
+    assert [t.contact_id for t in lead.trigger_events] == ["c-nw-dana"] * 2 + ["c-nw-li",
+                                                                              "c-nw-dana"]
+    assert lead.trigger_events[2].url == PRICING
+    assert lead.trigger_events[3].event_time.seconds == inputs.at(40)
     assert (lead.contact.contact_id, lead.contact.email, lead.contact.full_name,
             lead.contact.title, lead.contact.role) == (
         "c-nw-dana", "dana.reyes@northwind.example", "Dana Reyes", "VP Operations",
@@ -276,7 +279,7 @@ def test_restart_keeps_state_and_does_not_hand_off_twice(pb, inputs, topics, out
     assert got[topics.deadletter] == [], describe(got)
     lead = decode_output(pb, got[topics.routed_leads][0])
     assert [t.event_id for t in lead.trigger_events] == [
-        "um-open-1", "um-open-2", "um-open-3", "um-pricing"]
+        "um-open-1", "um-open-2", "um-pricing", "um-open-3"]
     m = baton.metrics()
     # Run 2 resumed after what run 1 committed: it consumed only the new event.
     assert m.value("baton_events_consumed_total", topic=topics.engagement) == 1, m.dump()

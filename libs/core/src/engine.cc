@@ -11,10 +11,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "baton/core/account.h"
 #include "baton/core/ids.h"
+#include "baton/core/rules.h"
 #include "baton/core/url.h"
+#include "text.h"
 
 namespace baton::core {
 namespace {
@@ -30,44 +33,6 @@ using baton::v1::EngagementEvent;
 const absl::Time kEarliestEventTime = absl::FromUnixSeconds(946684800);  // 2000-01-01T00:00:00Z
 
 int64_t Millis(absl::Time t) { return absl::ToUnixMillis(t); }
-
-std::string TierName(baton::v1::Tier tier) {
-  switch (tier) {
-    case baton::v1::TIER_1:
-      return "Tier 1";
-    case baton::v1::TIER_2:
-      return "Tier 2";
-    case baton::v1::TIER_3:
-      return "Tier 3";
-    case baton::v1::NOT_ABM:
-      return "Not ABM";
-    default:
-      return "no tier";
-  }
-}
-
-std::string RoleName(baton::v1::BuyingGroupRole role) {
-  if (role == baton::v1::BUYING_GROUP_ROLE_UNSPECIFIED) return "role unknown";
-  std::string name = baton::v1::BuyingGroupRole_Name(role);
-  absl::AsciiStrToLower(&name);
-  absl::StrReplaceAll({{"_", " "}}, &name);
-  return name;
-}
-
-// Ago renders a duration the way a rep reads it: "just now", "35m ago", "5h ago", "2d ago".
-std::string Ago(absl::Duration d) {
-  if (d < absl::Minutes(1)) return "just now";
-  if (d < absl::Hours(1)) return absl::StrCat(absl::ToInt64Minutes(d), "m ago");
-  if (d < absl::Hours(24)) return absl::StrCat(absl::ToInt64Hours(d), "h ago");
-  return absl::StrCat(absl::ToInt64Hours(d) / 24, "d ago");
-}
-
-std::string Days(absl::Duration d) {
-  if (d % absl::Hours(24) == absl::ZeroDuration()) {
-    return absl::StrCat(absl::ToInt64Hours(d) / 24, "d");
-  }
-  return absl::StrCat(absl::ToInt64Hours(d), "h");
-}
 
 // ContactKey is how an engagement record names its contact: the CRM contact id, else the contact
 // known by that email, else the email itself.
@@ -87,11 +52,11 @@ const ContactState* FindContact(const AccountHead& head, absl::string_view conta
   return nullptr;
 }
 
-void ApplyEngagement(const EngagementEvent& e, Account& account, const EngineOptions& opts,
+void ApplyEngagement(const EngagementEvent& e, Account& account, absl::Duration retention,
                      Effects& effects) {
   const int64_t t_ms = Millis(ToTime(e.event_time()));
   const int64_t watermark = account.head().watermark_ms();
-  if (watermark != 0 && t_ms <= watermark - absl::ToInt64Milliseconds(opts.retention)) {
+  if (watermark != 0 && t_ms <= watermark - absl::ToInt64Milliseconds(retention)) {
     effects.late = true;
     return;
   }
@@ -170,49 +135,6 @@ void ApplyCrm(const CrmEvent& e, AccountHead& state) {
   }
 }
 
-// Firing is a satisfied rule: who triggered it and with what.
-struct Firing {
-  std::string contact_key;
-  std::vector<const EngagementRecord*> opens;
-  const EngagementRecord* pricing_visit = nullptr;
-};
-
-std::optional<Firing> Evaluate(const HandoffRule& rule, const Account& account) {
-  const AccountHead& head = account.head();
-  if (!head.has_profile() || head.profile().tier() != rule.tier) return std::nullopt;
-  const int64_t now = head.watermark_ms();
-  for (const HandoffRecord& h : head.handoffs()) {
-    if (h.status() == baton::internal::v1::OPEN) return std::nullopt;
-    if (h.rule_name() == rule.name &&
-        now - h.fired_at_ms() < absl::ToInt64Milliseconds(rule.cooldown)) {
-      return std::nullopt;
-    }
-  }
-  const int64_t lower = now - absl::ToInt64Milliseconds(rule.window);
-  Firing firing;
-  std::map<absl::string_view, std::vector<const EngagementRecord*>> opens_by_contact;
-  account.ForEachRecord(lower, now, [&](const EngagementRecord& r) {
-    if (r.type() == baton::v1::EMAIL_OPEN && !r.contact_id().empty()) {
-      opens_by_contact[r.contact_id()].push_back(&r);
-    }
-    if (r.pricing_page()) firing.pricing_visit = &r;  // time order: keeps the latest
-  });
-  if (firing.pricing_visit == nullptr) return std::nullopt;
-  // The contact with the most opens wins; ties go to the most recent open, then the smaller key.
-  for (auto& [contact, opens] : opens_by_contact) {
-    if (static_cast<int>(opens.size()) < rule.min_email_opens) continue;
-    const bool better = firing.opens.empty() || opens.size() > firing.opens.size() ||
-                        (opens.size() == firing.opens.size() &&
-                         opens.back()->time_ms() > firing.opens.back()->time_ms());
-    if (better) {
-      firing.contact_key = std::string(contact);
-      firing.opens = opens;
-    }
-  }
-  if (firing.opens.empty()) return std::nullopt;
-  return firing;
-}
-
 baton::v1::TriggerEvent ToTrigger(const EngagementRecord& r) {
   baton::v1::TriggerEvent t;
   t.set_event_id(r.event_id());
@@ -225,7 +147,8 @@ baton::v1::TriggerEvent ToTrigger(const EngagementRecord& r) {
   return t;
 }
 
-baton::v1::EngagementSummary Summarize(const Account& account, absl::Duration window) {
+baton::v1::EngagementSummary Summarize(const Account& account, absl::Duration window,
+                                       const RuleSet& rules) {
   const AccountHead& state = account.head();
   baton::v1::EngagementSummary s;
   s.set_window_days(static_cast<int32_t>(absl::ToInt64Hours(window) / 24));
@@ -233,6 +156,7 @@ baton::v1::EngagementSummary Summarize(const Account& account, absl::Duration wi
   const int64_t lower = now - absl::ToInt64Milliseconds(window);
   std::set<absl::string_view> contacts;
   std::set<int> roles;
+  std::map<int, std::pair<int64_t, std::set<absl::string_view>>> role_engagement;
   account.ForEachRecord(lower, now, [&](const EngagementRecord& r) {
     switch (r.type()) {
       case baton::v1::EMAIL_OPEN:
@@ -273,10 +197,20 @@ baton::v1::EngagementSummary Summarize(const Account& account, absl::Duration wi
     if (const ContactState* c = FindContact(state, r.contact_id());
         c != nullptr && c->role() != baton::v1::BUYING_GROUP_ROLE_UNSPECIFIED) {
       roles.insert(c->role());
+      auto& [last, role_contacts] = role_engagement[c->role()];
+      last = std::max(last, r.time_ms());
+      role_contacts.insert(c->contact_id());
     }
   });
   s.set_engaged_contacts(static_cast<int32_t>(contacts.size()));
   for (int role : roles) s.add_roles_engaged(static_cast<baton::v1::BuyingGroupRole>(role));
+  for (const auto& [role, engaged] : role_engagement) {
+    auto* e = s.add_role_engagement();
+    e->set_role(static_cast<baton::v1::BuyingGroupRole>(role));
+    *e->mutable_last_engaged() = MillisToTimestamp(engaged.first);
+    e->set_contacts(static_cast<int32_t>(engaged.second.size()));
+  }
+  s.set_engagement_score(rules.Score(account));
   if (state.last_marketing_touch_ms() != 0) {
     *s.mutable_last_marketing_touch() = MillisToTimestamp(state.last_marketing_touch_ms());
   }
@@ -286,52 +220,64 @@ baton::v1::EngagementSummary Summarize(const Account& account, absl::Duration wi
   return s;
 }
 
-// Handoff builds the outputs of a firing and records the handoff in `state`.
-void Handoff(const Firing& firing, const InputEvent& cause, Account& account,
-             const EngineOptions& opts, Effects& effects) {
+// Route picks who takes a handoff: a sales-ready account goes to its AE; an early signal to its
+// SDR, else its AE. Returns the assignee and role, or empty when nobody can take it.
+std::pair<std::string, std::string> Route(const baton::config::v1::Rule& rule,
+                                          const baton::v1::AccountUpsert& profile) {
+  const auto& owners = profile.owners();
+  if (rule.level() == baton::v1::EARLY_SIGNAL && !owners.sdr_id().empty()) {
+    return {owners.sdr_id(), "SDR"};
+  }
+  if (!owners.ae_id().empty()) return {owners.ae_id(), "AE"};
+  return {};
+}
+
+// Handoff builds the outputs of a rule that fired and records the handoff in the account.
+void Handoff(const baton::config::v1::Rule& rule, const RuleMatch& match, const RuleSet& rules,
+             const InputEvent& cause, Account& account, const EngineOptions& opts,
+             Effects& effects) {
   AccountHead& state = account.mutable_head();
-  const HandoffRule& rule = opts.rule;
   const auto& profile = state.profile();
-  const absl::Time now = absl::FromUnixMillis(state.watermark_ms());
-  const std::string handoff_id = HandoffId(state.account_id(), rule.name, EventIdOf(cause));
-  const std::string reason = absl::StrFormat(
-      "%d email opens by contact %s in %s; pricing page visit %s; %s", firing.opens.size(),
-      firing.contact_key, Days(rule.window),
-      Ago(now - absl::FromUnixMillis(firing.pricing_visit->time_ms())), TierName(profile.tier()));
+  const std::string handoff_id = HandoffId(state.account_id(), rule.name(), EventIdOf(cause));
+  const std::string reason = absl::StrJoin(match.facts, "; ");
+  const std::string level =
+      rule.level() == baton::v1::SALES_READY ? "sales-ready" : "showing an early signal";
 
   HandoffRecord* record = state.add_handoffs();
   record->set_handoff_id(handoff_id);
-  record->set_rule_name(rule.name);
+  record->set_rule_name(rule.name());
   record->set_fired_at_ms(state.watermark_ms());
+  record->set_level(rule.level());
   // Keep only the latest handoff per rule: the cooldown needs nothing older.
   auto* handoffs = state.mutable_handoffs();
   for (int i = handoffs->size() - 2; i >= 0; --i) {
-    if (handoffs->Get(i).rule_name() == rule.name) handoffs->DeleteSubrange(i, 1);
+    if (handoffs->Get(i).rule_name() == rule.name()) handoffs->DeleteSubrange(i, 1);
   }
 
-  const std::string& ae = profile.owners().ae_id();
   baton::v1::Alert alert;
   alert.set_account_id(state.account_id());
   alert.set_account_name(profile.name());
   alert.set_handoff_id(handoff_id);
   alert.set_tier(profile.tier());
-  alert.set_rule_name(rule.name);
+  alert.set_rule_name(rule.name());
   *alert.mutable_occurred_at() = ToTimestamp(EventTimeOf(cause));
 
-  if (ae.empty()) {
+  const auto [assignee, role] = Route(rule, profile);
+  if (assignee.empty()) {
     record->set_status(baton::internal::v1::ROUTING_FAILED);
     alert.set_alert_id(AlertId("routing_failure", handoff_id));
     alert.set_kind(baton::v1::ROUTING_FAILURE);
     alert.set_severity(baton::v1::CRITICAL);
     const std::string& owner = profile.owners().marketing_owner_id();
     alert.add_recipients(owner.empty() ? opts.unrouted_queue : owner);
-    alert.set_summary(absl::StrCat(profile.name(), " (", TierName(profile.tier()),
-                                   ") is sales-ready but has no AE to route to: ", reason));
+    alert.set_summary(absl::StrCat(
+        profile.name(), " (", TierName(profile.tier()), ") is ", level, " but has no ",
+        rule.level() == baton::v1::EARLY_SIGNAL ? "SDR or AE" : "AE", " to route to: ", reason));
     effects.alerts.push_back(std::move(alert));
     return;
   }
   record->set_status(baton::internal::v1::OPEN);
-  record->set_assignee_id(ae);
+  record->set_assignee_id(assignee);
 
   baton::v1::RoutedLead lead;
   lead.set_lead_id(LeadId(handoff_id));
@@ -342,50 +288,67 @@ void Handoff(const Firing& firing, const InputEvent& cause, Account& account,
   lead.set_selection_reason(profile.selection_reason());
   lead.set_icp_fit(profile.icp_fit());
   lead.set_stage(profile.stage());
-  lead.set_assignee_id(ae);
-  lead.set_assignee_role("AE");
-  lead.add_routing_path(absl::StrCat(TierName(profile.tier()), " -> account AE ", ae));
-  lead.set_rule_name(rule.name);
-  lead.set_rule_version(rule.version);
-  lead.set_qualification_level(rule.level);
+  lead.set_assignee_id(assignee);
+  lead.set_assignee_role(role);
+  lead.add_routing_path(absl::StrCat(TierName(profile.tier()), " ",
+                                     baton::v1::QualificationLevel_Name(rule.level()),
+                                     " -> account ", role, " ", assignee));
+  lead.set_rule_name(rule.name());
+  lead.set_rule_version(rules.version());
+  lead.set_qualification_level(rule.level());
   lead.set_reason(reason);
-  for (const EngagementRecord* r : firing.opens) *lead.add_trigger_events() = ToTrigger(*r);
-  *lead.add_trigger_events() = ToTrigger(*firing.pricing_visit);
+  for (const EngagementRecord* r : match.triggers) *lead.add_trigger_events() = ToTrigger(*r);
   auto* contact = lead.mutable_contact();
-  contact->set_contact_id(firing.contact_key);
-  if (const ContactState* c = FindContact(state, firing.contact_key)) {
+  contact->set_contact_id(match.contact);
+  if (const ContactState* c = FindContact(state, match.contact)) {
     contact->set_email(c->email());
     contact->set_full_name(c->full_name());
     contact->set_title(c->title());
     contact->set_role(c->role());
-  } else if (firing.contact_key.find('@') != std::string::npos) {
-    contact->set_email(firing.contact_key);
+  } else if (match.contact.find('@') != std::string::npos) {
+    contact->set_email(match.contact);
   }
-  *lead.mutable_engagement() = Summarize(account, rule.window);
+  *lead.mutable_engagement() = Summarize(account, match.summary_window, rules);
   lead.set_recommended_message(absl::StrReplaceAll(
-      rule.message_template,
-      {{"{account_name}", profile.name()},
-       {"{tier}", TierName(profile.tier())},
-       {"{contact_title}", contact->title().empty() ? "contact" : contact->title()},
-       {"{contact_role}", RoleName(contact->role())},
-       {"{reason}", reason}}));
+      rule.message(), {{"{account_name}", profile.name()},
+                       {"{tier}", TierName(profile.tier())},
+                       {"{stage}", rules.CanonicalStage(profile.stage())},
+                       {"{contact_title}", contact->title().empty() ? "contact" : contact->title()},
+                       {"{contact_role}", RoleName(contact->role())},
+                       {"{reason}", reason},
+                       {"{rule}", rule.name()}}));
   *lead.mutable_triggered_at() = ToTimestamp(EventTimeOf(cause));
   *lead.mutable_owners() = profile.owners();
 
   alert.set_alert_id(AlertId("handoff", handoff_id));
   alert.set_kind(baton::v1::HANDOFF);
   alert.set_severity(baton::v1::INFO);
-  alert.add_recipients(ae);
-  alert.set_summary(absl::StrCat(profile.name(), " (", TierName(profile.tier()),
-                                 ") is sales-ready for AE ", ae, ": ", reason));
+  alert.add_recipients(assignee);
+  alert.set_summary(absl::StrCat(profile.name(), " (", TierName(profile.tier()), ") is ", level,
+                                 " for ", role, " ", assignee, ": ", reason));
   effects.leads.push_back(std::move(lead));
   effects.alerts.push_back(std::move(alert));
 }
 
+// Blocked is true when `rule` may not fire now: an open handoff at the same or a higher level
+// (a higher level may upgrade an open early signal), or the rule's own cooldown.
+bool Blocked(const baton::config::v1::Rule& rule, const RuleSet& rules, const AccountHead& head) {
+  for (const HandoffRecord& h : head.handoffs()) {
+    if (h.status() == baton::internal::v1::OPEN && h.level() >= rule.level()) return true;
+    if (h.rule_name() == rule.name() &&
+        head.watermark_ms() - h.fired_at_ms() < absl::ToInt64Milliseconds(rules.cooldown(rule))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
-Engine::Engine(EngineOptions options, const Clock& clock)
-    : options_(std::move(options)), clock_(clock) {}
+Engine::Engine(EngineOptions options, std::shared_ptr<const RuleSet> rules, const Clock& clock)
+    : options_(std::move(options)), rules_(std::move(rules)), clock_(clock) {}
+
+void Engine::SetRules(std::shared_ptr<const RuleSet> rules) { rules_ = std::move(rules); }
 
 absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, Account& account) const {
   const absl::Time t = EventTimeOf(event);
@@ -411,7 +374,7 @@ absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, Account& account)
     account.mutable_head().set_account_id(std::string(AccountIdOf(event)));
   }
   if (engagement != nullptr) {
-    ApplyEngagement(*engagement, account, options_, effects);
+    ApplyEngagement(*engagement, account, rules_->retention(), effects);
     if (effects.late) return effects;
   } else {
     AccountHead& head = account.mutable_head();
@@ -423,11 +386,18 @@ absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, Account& account)
   }
   AccountHead& head = account.mutable_head();
   head.set_watermark_ms(std::max(head.watermark_ms(), absl::ToUnixMillis(t)));
-  account.DropEngagementUpTo(head.watermark_ms() - absl::ToInt64Milliseconds(options_.retention),
+  account.DropEngagementUpTo(head.watermark_ms() - absl::ToInt64Milliseconds(rules_->retention()),
                              options_.max_engagement_records);
 
-  if (std::optional<Firing> firing = Evaluate(options_.rule, account)) {
-    Handoff(*firing, event, account, options_, effects);
+  // The first rule by priority that holds and is not blocked makes the handoff.
+  const RuleSet& rules = *rules_;
+  for (int index : rules.order()) {
+    const baton::config::v1::Rule& rule = rules.file().rules(index);
+    if (Blocked(rule, rules, account.head())) continue;
+    if (std::optional<RuleMatch> match = rules.Evaluate(rule, account)) {
+      Handoff(rule, *match, rules, event, account, options_, effects);
+      break;
+    }
   }
   return effects;
 }

@@ -5,7 +5,9 @@
 
 namespace baton::core {
 
-bool IsPricingPage(absl::string_view url) {
+bool IsPricingPage(absl::string_view url) { return HasPathSegment(url, "pricing"); }
+
+bool HasPathSegment(absl::string_view url, absl::string_view wanted) {
   absl::string_view path = url;
   if (size_t scheme = path.find("://"); scheme != absl::string_view::npos) {
     path.remove_prefix(scheme + 3);
@@ -14,7 +16,7 @@ bool IsPricingPage(absl::string_view url) {
   }
   path = path.substr(0, path.find_first_of("?#"));
   for (absl::string_view segment : absl::StrSplit(path, '/')) {
-    if (absl::EqualsIgnoreCase(segment, "pricing")) return true;
+    if (absl::EqualsIgnoreCase(segment, wanted)) return true;
   }
   return false;
 }

@@ -7,6 +7,7 @@
 #include "baton/core/clock.h"
 #include "baton/core/event.h"
 #include "baton/core/ids.h"
+#include "baton/core/testing/canonical_rules.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -22,7 +23,7 @@ const absl::Time kStart = absl::FromUnixSeconds(1793000000);  // 2026-10-26
 
 class EngineTest : public ::testing::Test {
  protected:
-  EngineTest() : clock_(kStart), engine_(EngineOptions{}, clock_) {}
+  EngineTest() : clock_(kStart), engine_(EngineOptions{}, core_testing::CanonicalRules(), clock_) {}
 
   // Upsert applies an AccountUpsert for account "acme" at `tier`, owned by AE "ae-1".
   Effects Upsert(baton::v1::Tier tier, std::string ae = "ae-1") {

@@ -90,6 +90,7 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
 
   absl::Time next_commit = absl::Now() + options_.commit_interval;
   while (!stop.load(std::memory_order_relaxed) && fatal_.ok()) {
+    listener_.between_records();
     const absl::Time now = absl::Now();
     if (faulted_ && now >= retry_at_) {
       if (absl::Status s = Reassign(); s.ok()) {

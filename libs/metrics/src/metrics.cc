@@ -61,7 +61,13 @@ PrometheusMetrics::PrometheusMetrics()
       cached_accounts_(Gauge(*registry_, "baton_cached_accounts",
                              "Account states held in the in-memory cache.")),
       up_(Gauge(*registry_, "baton_up",
-                "1 while the processing loop is consuming; 0 while stopped on a fault.")) {
+                "1 while the processing loop is consuming; 0 while stopped on a fault.")),
+      rule_loads_(CounterFamily(*registry_, "baton_rule_loads_total",
+                                "Rule file loads, by result (ok, rejected).")),
+      rules_version_(
+          Gauge(*registry_, "baton_rules_version", "Version of the rule file in force.")) {
+  rule_loads_.Add({{"result", "ok"}});
+  rule_loads_.Add({{"result", "rejected"}});
   // Create every reason label up front so dashboards see zeros, not gaps.
   for (absl::string_view reason : codec::kReasonCodes) {
     deadlettered_.Add({{"reason", std::string(reason)}});
@@ -124,5 +130,10 @@ void PrometheusMetrics::SetAssignedPartitions(size_t count) {
 }
 
 void PrometheusMetrics::SetUp(bool up) { up_.Set(up ? 1 : 0); }
+
+void PrometheusMetrics::RulesReloaded(bool ok, int version_in_force) {
+  rule_loads_.Add({{"result", ok ? "ok" : "rejected"}}).Increment();
+  rules_version_.Set(version_in_force);
+}
 
 }  // namespace baton::metrics

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "baton/core/clock.h"
 #include "baton/core/event.h"
+#include "baton/core/testing/canonical_rules.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -92,7 +93,9 @@ class CountingObserver : public Observer {
 class ProcessorTest : public ::testing::Test {
  protected:
   ProcessorTest()
-      : clock_(kNow), engine_(core::EngineOptions{}, clock_), processor_(MakeProcessor()) {}
+      : clock_(kNow),
+        engine_(core::EngineOptions{}, core_testing::CanonicalRules(), clock_),
+        processor_(MakeProcessor()) {}
 
   std::unique_ptr<Processor> MakeProcessor() {
     return std::make_unique<Processor>(ProcessorOptions{}, engine_, store_, observer_);

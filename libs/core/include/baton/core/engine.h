@@ -1,18 +1,20 @@
 // Engine: Baton's per-account decision logic, deterministic and free of I/O.
 //
-// The engine applies one validated input event to its account's state and returns the outputs
-// that event causes: at most one handoff (a RoutedLead plus its HANDOFF Alert, or a
-// ROUTING_FAILURE Alert when nobody can take it). Given the same events, options and clock
-// readings it produces the same outputs byte for byte (DESIGN.md, invariant 1).
+// The engine applies one validated input event to its account's state, evaluates the rule set
+// (highest priority first) and returns the outputs that event causes: at most one handoff (a
+// RoutedLead plus its HANDOFF Alert, or a ROUTING_FAILURE Alert when nobody can take it). Given
+// the same events, rules, options and clock readings it produces the same outputs byte for byte
+// (DESIGN.md, invariant 1).
 //
 // Time: rule windows are measured on event time and end at the account's watermark, the latest
 // event time applied to the account, so late and out-of-order events land where they belong.
 // The injected clock is read only to reject events from the future.
 //
-// Thread-safety: an Engine is immutable after construction; Apply may be called concurrently for
-// different accounts. The Account passed in is owned by the caller.
+// Thread-safety: Apply may be called concurrently for different accounts as long as SetRules is
+// not called meanwhile. The Account passed in is owned by the caller.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,34 +23,13 @@
 #include "baton/core/account.h"
 #include "baton/core/clock.h"
 #include "baton/core/event.h"
+#include "baton/core/rules.h"
 #include "baton/internal/v1/state.pb.h"
 #include "baton/v1/outputs.pb.h"
 
 namespace baton::core {
 
-// HandoffRule is the canonical qualification rule both teams agreed on: a contact at an account
-// of `tier` opened at least `min_email_opens` emails within `window`, AND someone at the account
-// visited the pricing page within `window`.
-struct HandoffRule {
-  std::string name = "tier1-email-opens-and-pricing";
-  int version = 1;
-  baton::v1::Tier tier = baton::v1::TIER_1;
-  int min_email_opens = 3;
-  absl::Duration window = absl::Hours(24 * 14);
-  // No second handoff for the same account and rule within this time of the last one.
-  absl::Duration cooldown = absl::Hours(24 * 30);
-  baton::v1::QualificationLevel level = baton::v1::SALES_READY;
-  // Placeholders: {account_name}, {tier}, {contact_title}, {contact_role}, {reason}.
-  std::string message_template =
-      "{account_name} ({tier}) is showing buying intent: {reason}. Reach out to the "
-      "{contact_title} ({contact_role}) today with a pricing conversation.";
-};
-
 struct EngineOptions {
-  HandoffRule rule;
-  // Engagement older than this before the account's watermark is dropped from state, and an
-  // engagement event that old on arrival is late: counted, not used in windows.
-  absl::Duration retention = absl::Hours(24 * 14);
   // Events whose time is further than this ahead of the clock are rejected as invalid.
   absl::Duration max_future_skew = absl::Hours(24);
   // Bounds on per-account state (oldest entries go first): engagement records kept, and CRM
@@ -71,7 +52,12 @@ struct Effects {
 
 class Engine {
  public:
-  Engine(EngineOptions options, const Clock& clock);
+  Engine(EngineOptions options, std::shared_ptr<const RuleSet> rules, const Clock& clock);
+
+  // SetRules swaps in a new rule set (a reload); accounts keep their state. Call it between
+  // events, from the thread that calls Apply.
+  void SetRules(std::shared_ptr<const RuleSet> rules);
+  const RuleSet& rules() const { return *rules_; }
 
   // Apply applies `event` to `account` (the state of AccountIdOf(event); empty for a new
   // account) and returns the outputs. Returns InvalidArgument, with a message that starts with a
@@ -83,6 +69,7 @@ class Engine {
 
  private:
   EngineOptions options_;
+  std::shared_ptr<const RuleSet> rules_;
   const Clock& clock_;
 };
 

@@ -9,4 +9,7 @@ namespace baton::core {
 // e.g. "https://acme.com/pricing", "/en/pricing/?plan=team"; false for "/blog/pricing-tips".
 bool IsPricingPage(absl::string_view url);
 
+// HasPathSegment is true when one segment of the URL's path equals `segment`, ignoring case.
+bool HasPathSegment(absl::string_view url, absl::string_view segment);
+
 }  // namespace baton::core

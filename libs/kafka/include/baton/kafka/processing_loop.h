@@ -43,6 +43,9 @@ struct LoopOptions {
 struct LoopListener {
   std::function<void(size_t)> assigned_partitions = [](size_t) {};
   std::function<void(bool)> healthy = [](bool) {};
+  // Called on the processing thread between records (at least every 100 ms): the place to swap
+  // rules or do other housekeeping that must not interleave with processing a record.
+  std::function<void()> between_records = [] {};
 };
 
 class ProcessingLoop final : private RdKafka::RebalanceCb {

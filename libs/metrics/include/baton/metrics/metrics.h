@@ -38,6 +38,8 @@ class PrometheusMetrics final : public pipeline::Observer {
 
   void SetAssignedPartitions(size_t count);
   void SetUp(bool up);
+  // RulesReloaded records a rule-file load (`ok`) or a rejected one, and the version in force.
+  void RulesReloaded(bool ok, int version_in_force);
 
   prometheus::Registry& registry() { return *registry_; }
 
@@ -58,6 +60,8 @@ class PrometheusMetrics final : public pipeline::Observer {
   prometheus::Gauge& assigned_partitions_;
   prometheus::Gauge& cached_accounts_;
   prometheus::Gauge& up_;
+  prometheus::Family<prometheus::Counter>& rule_loads_;
+  prometheus::Gauge& rules_version_;
 };
 
 }  // namespace baton::metrics

@@ -1,0 +1,89 @@
+#include "baton/rules/rule_file.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace baton::rules {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ErrorOf(absl::string_view yaml) {
+  auto rules = ParseRuleFile(yaml, "rules.yaml");
+  EXPECT_FALSE(rules.ok());
+  return std::string(rules.status().message());
+}
+
+TEST(RuleFileTest, TheShippedDefaultLoadsAndIsTheCanonicalRule) {
+  auto rules = LoadRuleFile(BATON_DEFAULT_RULES);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_EQ(ExplainRuleSet(**rules),
+            "rule file version 1: 1 rule, engagement kept 14d\n"
+            "  tier1-email-opens-and-pricing: priority 100, SALES_READY, cooldown 30d: when "
+            "(>=3 email opens by one contact within 14d AND >=1 pricing page visit within 14d "
+            "AND tier is Tier 1)\n");
+}
+
+TEST(RuleFileTest, AnUnknownKeyNamesFileLineAndField) {
+  EXPECT_THAT(ErrorOf("version: 1\n"
+                      "rules:\n"
+                      "  - name: r\n"
+                      "    level: SALES_READY\n"
+                      "    when: {tier_in: [TIER_1]}\n"
+                      "    cooldwn: 3d\n"),
+              HasSubstr("rules.yaml:6: rules[0]"));
+}
+
+TEST(RuleFileTest, AnUnknownEventTypeNamesFileLineAndField) {
+  EXPECT_THAT(ErrorOf("version: 1\n"
+                      "rules:\n"
+                      "  - name: r\n"
+                      "    level: SALES_READY\n"
+                      "    when:\n"
+                      "      count: {type: EMAIL_OPNE, at_least: 3, within: 14d}\n"),
+              HasSubstr("rules.yaml:6: rules[0].when.count.type"));
+}
+
+TEST(RuleFileTest, AWrongTypeNamesFileLineAndField) {
+  EXPECT_THAT(ErrorOf("version: 1\n"
+                      "rules:\n"
+                      "  - name: r\n"
+                      "    level: SALES_READY\n"
+                      "    when:\n"
+                      "      count: {type: EMAIL_OPEN, at_least: three, within: 14d}\n"),
+              HasSubstr("rules.yaml:6: rules[0].when.count.at_least"));
+}
+
+TEST(RuleFileTest, ASemanticProblemNamesFileLineAndField) {
+  EXPECT_EQ(ErrorOf("version: 1\n"
+                    "rules:\n"
+                    "  - name: r\n"
+                    "    level: SALES_READY\n"
+                    "    when:\n"
+                    "      count:\n"
+                    "        type: EMAIL_OPEN\n"
+                    "        at_least: 3\n"
+                    "        within: 120d\n"),
+            "rules.yaml:9: rules[0].when.count.within: must be between 1m and 90d");
+}
+
+TEST(RuleFileTest, AnUnknownRoleNamesFileLineAndField) {
+  EXPECT_THAT(ErrorOf("version: 1\n"
+                      "rules:\n"
+                      "  - name: r\n"
+                      "    level: SALES_READY\n"
+                      "    when:\n"
+                      "      roles_covered:\n"
+                      "        roles: [FINANCE, CEO]\n"
+                      "        within: 30d\n"),
+              HasSubstr("rules.yaml:7: rules[0].when.roles_covered.roles[1]"));
+}
+
+TEST(RuleFileTest, AMissingFileIsNamed) {
+  auto rules = LoadRuleFile("/nonexistent/rules.yaml");
+  ASSERT_FALSE(rules.ok());
+  EXPECT_THAT(rules.status().message(), HasSubstr("/nonexistent/rules.yaml"));
+}
+
+}  // namespace
+}  // namespace baton::rules
