@@ -18,6 +18,7 @@
 #include "baton/metrics/metrics.h"
 #include "baton/pipeline/processor.h"
 #include "baton/rules/rule_file.h"
+#include "baton/rules/rule_file_watcher.h"
 #include "baton/store/rocksdb_state_store.h"
 #include "demo.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -32,46 +33,40 @@ extern "C" void OnSignal(int) { g_stop.store(true); }
 extern "C" void OnHangup(int) { g_reload.store(true); }
 
 // RuleReloader keeps the engine's rules in step with the rule file: on SIGHUP, and when the
-// file's modification time changes (checked every two seconds). A file that does not load is
-// rejected with its error logged, and the rules in force stay.
+// file changes (checked every two seconds). A file that does not load is rejected with its error
+// logged, and the rules in force stay.
 class RuleReloader {
  public:
-  RuleReloader(std::string path, baton::core::Engine& engine, baton::metrics::PrometheusMetrics& m)
-      : path_(std::move(path)), engine_(engine), metrics_(m), mtime_(ModifiedAt()) {}
+  RuleReloader(const std::string& path, baton::core::Engine& engine,
+               baton::metrics::PrometheusMetrics& metrics)
+      : engine_(engine), metrics_(metrics) {
+    if (!path.empty()) watcher_.emplace(path);
+  }
 
   void Poll() {
-    if (path_.empty()) return;
+    if (!watcher_) return;
+    const bool forced = g_reload.exchange(false);
     const absl::Time now = absl::Now();
-    bool due = g_reload.exchange(false);
-    if (!due && now >= next_check_) {
-      next_check_ = now + absl::Seconds(2);
-      due = ModifiedAt() != mtime_;
-    }
-    if (!due) return;
-    mtime_ = ModifiedAt();
-    auto rules = baton::rules::LoadRuleFile(path_);
-    if (!rules.ok()) {
+    if (!forced && now < next_check_) return;
+    next_check_ = now + absl::Seconds(2);
+    auto loaded = watcher_->Check(forced);
+    if (!loaded) return;
+    if (!loaded->ok()) {
       spdlog::error("rule file rejected, keeping version {}: {}", engine_.rules().version(),
-                    std::string(rules.status().message()));
+                    std::string(loaded->status().message()));
       metrics_.RulesReloaded(false, engine_.rules().version());
       return;
     }
-    engine_.SetRules(*rules);
-    metrics_.RulesReloaded(true, (*rules)->version());
-    spdlog::info("rules reloaded from {}: version {}, {} rules", path_, (*rules)->version(),
-                 (*rules)->file().rules_size());
+    engine_.SetRules(**loaded);
+    metrics_.RulesReloaded(true, (**loaded)->version());
+    spdlog::info("rules reloaded from {}: version {}, {} rules", watcher_->path(),
+                 (**loaded)->version(), (**loaded)->file().rules_size());
   }
 
  private:
-  std::filesystem::file_time_type ModifiedAt() const {
-    std::error_code ec;
-    return std::filesystem::last_write_time(path_, ec);
-  }
-
-  std::string path_;
+  std::optional<baton::rules::RuleFileWatcher> watcher_;
   baton::core::Engine& engine_;
   baton::metrics::PrometheusMetrics& metrics_;
-  std::filesystem::file_time_type mtime_;
   absl::Time next_check_ = absl::InfinitePast();
 };
 
