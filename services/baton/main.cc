@@ -78,6 +78,8 @@ struct Flags {
   std::string routed_leads_topic = "abm.routed-leads.v1";
   std::string alerts_topic = "abm.alerts.v1";
   std::string deadletter_topic = "abm.deadletter.v1";
+  std::string matched_topic = "abm.engagement-matched.v1";
+  std::string unmatched_topic = "abm.unmatched.v1";
   std::string data_dir;
   std::string metrics_address = "127.0.0.1:9464";
   int commit_interval_ms = 100;
@@ -167,7 +169,8 @@ int Run(Flags flags) {
   std::fflush(stdout);
 
   baton::kafka::OutputTopics outputs{flags.routed_leads_topic, flags.alerts_topic,
-                                     flags.deadletter_topic};
+                                     flags.deadletter_topic, flags.matched_topic,
+                                     flags.unmatched_topic};
   auto sink = baton::kafka::KafkaOutputSink::Create(kafka, outputs);
   if (!sink.ok()) return Fail(std::string(sink.status().message()));
 
@@ -178,6 +181,7 @@ int Run(Flags flags) {
   baton::pipeline::ProcessorOptions processor_options;
   processor_options.engagement_topic = flags.engagement_topic;
   processor_options.crm_topic = flags.crm_topic;
+  processor_options.matched_topic = flags.matched_topic;
   processor_options.output_format = flags.output_format == "json"
                                         ? baton::codec::PayloadFormat::kJson
                                         : baton::codec::PayloadFormat::kProtobuf;
@@ -188,6 +192,7 @@ int Run(Flags flags) {
   loop_options.group_id = flags.group_id;
   loop_options.engagement_topic = flags.engagement_topic;
   loop_options.crm_topic = flags.crm_topic;
+  loop_options.matched_topic = flags.matched_topic;
   loop_options.commit_interval = absl::Milliseconds(flags.commit_interval_ms);
   baton::kafka::LoopListener listener{[&metrics](size_t n) { metrics.SetAssignedPartitions(n); },
                                       [&metrics](bool up) { metrics.SetUp(up); }};
@@ -240,6 +245,12 @@ int main(int argc, char** argv) {
   app.add_option("--routed-leads-topic", flags.routed_leads_topic)->capture_default_str();
   app.add_option("--alerts-topic", flags.alerts_topic)->capture_default_str();
   app.add_option("--deadletter-topic", flags.deadletter_topic)->capture_default_str();
+  app.add_option("--matched-topic", flags.matched_topic,
+                 "Internal: engagement matched to an account, re-keyed by account id")
+      ->capture_default_str();
+  app.add_option("--unmatched-topic", flags.unmatched_topic,
+                 "Engagement no account could be found for")
+      ->capture_default_str();
   app.add_option("--data-dir", flags.data_dir,
                  "RocksDB state directory (default ./baton-data; a fresh temporary one in the "
                  "demo)");

@@ -53,15 +53,26 @@ absl::Status ValidateEngagement(const EngagementEvent& e) {
   if (absl::Status s = ValidateCommon(e.event_id(), e.has_event_time(), e.source()); !s.ok()) {
     return s;
   }
-  if (absl::Status s = RequireId(e.account_id(), "account_id"); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        s.message(), " (events must name their CRM account; see README, Engagement events)"));
+  // The account id is optional (Baton matches the event by contact or email domain), but what
+  // is given must be usable as a key.
+  for (const auto& [value, field] :
+       {std::pair{&e.account_id(), "account_id"}, std::pair{&e.contact_id(), "contact_id"},
+        std::pair{&e.contact_email(), "contact_email"}}) {
+    if (value->empty()) continue;
+    if (absl::Status s = RequireId(*value, field); !s.ok()) return s;
   }
   if (absl::Status s = RequireEnum(e.type(), baton::v1::EngagementType_IsValid, "type"); !s.ok()) {
     return s;
   }
   if (e.type() != baton::v1::INTENT_SIGNAL && e.contact_id().empty() && e.contact_email().empty()) {
     return Invalid("missing_field", "contact_id or contact_email is required");
+  }
+  if (e.account_id().empty() && e.contact_id().empty() && e.contact_email().empty()) {
+    return Invalid("missing_field",
+                   "account_id is required for an INTENT_SIGNAL without a contact");
+  }
+  if (!baton::v1::MatchMethod_IsValid(e.matched_by())) {
+    return Invalid("invalid_value", absl::StrCat("matched_by has unknown value ", e.matched_by()));
   }
   if (e.type() == baton::v1::PAGE_VISIT && e.url().empty()) {
     return Invalid("missing_field", "url is required for PAGE_VISIT");
@@ -101,6 +112,9 @@ absl::Status ValidateCrm(const CrmEvent& e) {
       }
       if (absl::Status s = RequireId(c.account_id(), "contact_upsert.account_id"); !s.ok()) {
         return s;
+      }
+      if (!c.email().empty()) {
+        if (absl::Status s = RequireId(c.email(), "contact_upsert.email"); !s.ok()) return s;
       }
       if (!baton::v1::BuyingGroupRole_IsValid(c.role())) {
         return Invalid("invalid_value",

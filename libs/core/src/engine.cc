@@ -69,6 +69,9 @@ void ApplyEngagement(const EngagementEvent& e, Account& account, absl::Duration 
   record.set_campaign_id(e.campaign_id());
   record.set_content_id(e.content_id());
   record.set_pricing_page(e.type() == baton::v1::PAGE_VISIT && IsPricingPage(e.url()));
+  record.set_matched_by(e.matched_by() == baton::v1::MATCH_METHOD_UNSPECIFIED
+                            ? baton::v1::ACCOUNT_ID
+                            : e.matched_by());
   account.AddEngagement(std::move(record));
   AccountHead& head = account.mutable_head();
   head.set_last_marketing_touch_ms(std::max(head.last_marketing_touch_ms(), t_ms));
@@ -144,6 +147,7 @@ baton::v1::TriggerEvent ToTrigger(const EngagementRecord& r) {
   t.set_url(r.url());
   t.set_campaign_id(r.campaign_id());
   t.set_content_id(r.content_id());
+  t.set_matched_by(r.matched_by());
   return t;
 }
 

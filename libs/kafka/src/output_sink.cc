@@ -36,6 +36,10 @@ const std::string& KafkaOutputSink::TopicOf(pipeline::OutboundRecord::Topic topi
       return topics_.routed_leads;
     case pipeline::OutboundRecord::Topic::kAlerts:
       return topics_.alerts;
+    case pipeline::OutboundRecord::Topic::kMatched:
+      return topics_.matched;
+    case pipeline::OutboundRecord::Topic::kUnmatched:
+      return topics_.unmatched;
     case pipeline::OutboundRecord::Topic::kDeadLetter:
       break;
   }

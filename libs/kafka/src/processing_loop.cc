@@ -80,7 +80,8 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
   }
   consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer_) return absl::InvalidArgumentError(absl::StrCat("consumer: ", error));
-  RdKafka::ErrorCode err = consumer_->subscribe({options_.engagement_topic, options_.crm_topic});
+  RdKafka::ErrorCode err =
+      consumer_->subscribe({options_.engagement_topic, options_.crm_topic, options_.matched_topic});
   if (err != RdKafka::ERR_NO_ERROR) {
     return absl::InvalidArgumentError(absl::StrCat("subscribe: ", RdKafka::err2str(err)));
   }

@@ -65,7 +65,14 @@ PrometheusMetrics::PrometheusMetrics()
       rule_loads_(CounterFamily(*registry_, "baton_rule_loads_total",
                                 "Rule file loads, by result (ok, rejected).")),
       rules_version_(
-          Gauge(*registry_, "baton_rules_version", "Version of the rule file in force.")) {
+          Gauge(*registry_, "baton_rules_version", "Version of the rule file in force.")),
+      matched_(CounterFamily(*registry_, "baton_events_matched_total",
+                             "Engagement without an account id matched to an account, by method.")),
+      unmatched_(CounterFamily(*registry_, "baton_events_unmatched_total",
+                               "Engagement no account could be found for.")
+                     .Add({})) {
+  matched_.Add({{"method", "KNOWN_CONTACT"}});
+  matched_.Add({{"method", "EMAIL_DOMAIN"}});
   rule_loads_.Add({{"result", "ok"}});
   rule_loads_.Add({{"result", "rejected"}});
   // Create every reason label up front so dashboards see zeros, not gaps.
@@ -112,6 +119,10 @@ void PrometheusMetrics::Committed(const pipeline::CommitStats& stats, absl::Dura
   for (const auto& [kind, n] : stats.alerts_by_kind) {
     alerts_.Add({{"kind", kind}}).Increment(static_cast<double>(n));
   }
+  for (const auto& [method, n] : stats.matched_by_method) {
+    matched_.Add({{"method", method}}).Increment(static_cast<double>(n));
+  }
+  unmatched_.Increment(static_cast<double>(stats.unmatched));
   commits_.Increment();
   commit_seconds_.Observe(absl::ToDoubleSeconds(took));
   batch_events_.Observe(static_cast<double>(stats.events));

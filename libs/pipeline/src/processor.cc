@@ -2,9 +2,12 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "baton/core/event.h"
+#include "baton/core/ids.h"
 
 namespace baton::pipeline {
 namespace {
@@ -81,7 +84,7 @@ Processor::Processor(ProcessorOptions options, const core::Engine& engine, State
 
 absl::Status Processor::Process(const InputRecord& record) {
   codec::InputKind kind;
-  if (record.topic == options_.engagement_topic) {
+  if (record.topic == options_.engagement_topic || record.topic == options_.matched_topic) {
     kind = codec::InputKind::kEngagement;
   } else if (record.topic == options_.crm_topic) {
     kind = codec::InputKind::kCrm;
@@ -97,6 +100,18 @@ absl::Status Processor::Process(const InputRecord& record) {
     return codec::DecodeInput(kind, record.value, *format, options_.decode);
   }();
 
+  if (event.ok() && core::AccountIdOf(*event).empty()) {
+    if (record.topic != options_.engagement_topic) {
+      event = absl::InvalidArgumentError("missing_field: account_id is required");
+    } else {
+      absl::Status s = Match(record, std::get<baton::v1::EngagementEvent>(std::move(*event)));
+      if (!s.ok()) return s;
+      offsets_[TopicPartition{std::string(record.topic), record.partition}] = record.offset + 1;
+      ++stats_.consumed_by_topic[std::string(record.topic)];
+      ++stats_.events;
+      return absl::OkStatus();
+    }
+  }
   if (event.ok()) {
     const absl::string_view account_id = core::AccountIdOf(*event);
     absl::StatusOr<core::Account*> account = Account(record.partition, account_id);
@@ -104,6 +119,9 @@ absl::Status Processor::Process(const InputRecord& record) {
     // On error the engine leaves the account untouched.
     absl::StatusOr<core::Effects> effects = engine_.Apply(*event, **account);
     if (effects.ok()) {
+      if (const auto* crm = std::get_if<baton::v1::CrmEvent>(&*event); crm && !effects->duplicate) {
+        if (absl::Status s = UpdateDirectory(*crm); !s.ok()) return s;
+      }
       stats_.duplicates += effects->duplicate;
       stats_.late += effects->late;
       Stage(*effects, std::string(account_id));
@@ -116,6 +134,180 @@ absl::Status Processor::Process(const InputRecord& record) {
   offsets_[TopicPartition{std::string(record.topic), record.partition}] = record.offset + 1;
   ++stats_.consumed_by_topic[std::string(record.topic)];
   ++stats_.events;
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Directory keys live in the store's global range: a partition number no partition has.
+const std::string kDirectory("\xff\xff\xff\xff", 4);
+
+std::string ContactKey(absl::string_view contact_id) {
+  return absl::StrCat(kDirectory, "c", contact_id, absl::string_view("\0", 1));
+}
+std::string EmailKey(absl::string_view email) {
+  return absl::StrCat(kDirectory, "e", absl::AsciiStrToLower(email), absl::string_view("\0", 1));
+}
+std::string DomainKey(absl::string_view domain) {
+  return absl::StrCat(kDirectory, "d", domain, absl::string_view("\0", 1));
+}
+// Waiting engagement is filed under its email domain, reversed, so that a domain and all its
+// subdomains are one key range: kDirectory "w" ReversedDomain "\0" event-id-hash.
+std::string WaitingPrefix(absl::string_view domain) {
+  return absl::StrCat(kDirectory, "w", core::ReversedDomain(domain));
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::string>> Processor::DirectoryGet(const std::string& key) {
+  if (auto it = directory_writes_.find(key); it != directory_writes_.end()) return it->second;
+  auto found = store_.Scan(key);
+  if (!found.ok()) return found.status();
+  for (auto& [suffix, value] : *found) {
+    if (suffix.empty()) return std::move(value);
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Processor::DirectoryScan(
+    const std::string& prefix) {
+  auto stored = store_.Scan(prefix);
+  if (!stored.ok()) return stored.status();
+  std::map<std::string, std::string> merged;
+  for (auto& [suffix, value] : *stored) merged[prefix + suffix] = std::move(value);
+  for (auto it = directory_writes_.lower_bound(prefix);
+       it != directory_writes_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    if (it->second) {
+      merged[it->first] = *it->second;
+    } else {
+      merged.erase(it->first);
+    }
+  }
+  return std::vector<std::pair<std::string, std::string>>(merged.begin(), merged.end());
+}
+
+const core::FreeMailDomains& Processor::FreeMail() {
+  // The list comes from the rule file in force; rebuild it when the rules are reloaded.
+  if (free_mail_rules_ != &engine_.rules()) {
+    free_mail_rules_ = &engine_.rules();
+    const auto& listed = engine_.rules().file().matching().free_mail_domains();
+    free_mail_.emplace(std::vector<std::string>(listed.begin(), listed.end()));
+  }
+  return *free_mail_;
+}
+
+void Processor::Rekey(baton::v1::EngagementEvent event, const std::string& account_id,
+                      baton::v1::MatchMethod method) {
+  event.set_account_id(account_id);
+  event.set_matched_by(method);
+  OutboundRecord out;
+  out.topic = OutboundRecord::Topic::kMatched;
+  out.key = account_id;
+  out.value = event.SerializeAsString();
+  out.headers = {
+      {std::string(codec::kContentTypeHeader), std::string(codec::kProtobufContentType)}};
+  outputs_.push_back(std::move(out));
+  ++stats_.matched_by_method[baton::v1::MatchMethod_Name(method)];
+}
+
+absl::Status Processor::Match(const InputRecord& record, baton::v1::EngagementEvent event) {
+  // 1. A contact the CRM linked to an account, by id or by email.
+  for (const std::string& key :
+       {event.contact_id().empty() ? std::string() : ContactKey(event.contact_id()),
+        event.contact_email().empty() ? std::string() : EmailKey(event.contact_email())}) {
+    if (key.empty()) continue;
+    auto account = DirectoryGet(key);
+    if (!account.ok()) return account.status();
+    if (*account) {
+      Rekey(std::move(event), **account, baton::v1::KNOWN_CONTACT);
+      return absl::OkStatus();
+    }
+  }
+  // 2. The email's domain or a parent domain, never free mail.
+  const std::string domain = core::EmailDomain(event.contact_email());
+  const bool free_mail = domain.empty() || FreeMail().Contains(domain);
+  if (!free_mail) {
+    for (const std::string& candidate : core::DomainCandidates(domain)) {
+      auto account = DirectoryGet(DomainKey(candidate));
+      if (!account.ok()) return account.status();
+      if (*account) {
+        Rekey(std::move(event), **account, baton::v1::EMAIL_DOMAIN);
+        return absl::OkStatus();
+      }
+    }
+  }
+  // 3. Unmatched: to the unmatched queue, and (unless free mail) kept for a later match.
+  OutboundRecord out;
+  out.topic = OutboundRecord::Topic::kUnmatched;
+  out.key = domain;
+  out.value = std::string(record.value);
+  for (const HeaderView& h : record.headers) {
+    out.headers.push_back({std::string(h.key), std::string(h.value)});
+  }
+  out.headers.push_back({"baton-unmatched-reason",
+                         domain.empty() ? "no account id, unknown contact and no email domain"
+                         : free_mail
+                             ? "no account id, unknown contact and a free-mail domain"
+                             : "no account id, unknown contact and no account with this domain"});
+  out.headers.push_back({"baton-source-topic", std::string(record.topic)});
+  out.headers.push_back({"baton-source-partition", absl::StrCat(record.partition)});
+  out.headers.push_back({"baton-source-offset", absl::StrCat(record.offset)});
+  outputs_.push_back(std::move(out));
+  ++stats_.unmatched;
+  if (!free_mail) {
+    std::string key = WaitingPrefix(domain);
+    key.push_back('\0');
+    const uint64_t id = core::StableHash64({event.event_id()});
+    for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(id >> shift));
+    directory_writes_[key] = event.SerializeAsString();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Processor::UpdateDirectory(const baton::v1::CrmEvent& event) {
+  // Waiting engagement released by this upsert: (waiting key, event, method).
+  auto release = [this](const std::string& prefix, const std::string& account_id,
+                        baton::v1::MatchMethod method,
+                        absl::string_view only_email) -> absl::Status {
+    auto waiting = DirectoryScan(prefix);
+    if (!waiting.ok()) return waiting.status();
+    for (auto& [key, value] : *waiting) {
+      baton::v1::EngagementEvent parked;
+      if (!parked.ParseFromString(value)) {
+        return absl::DataLossError("stored waiting engagement does not parse");
+      }
+      if (!only_email.empty() && !absl::EqualsIgnoreCase(parked.contact_email(), only_email)) {
+        continue;
+      }
+      directory_writes_[key] = std::nullopt;
+      Rekey(std::move(parked), account_id, method);
+    }
+    return absl::OkStatus();
+  };
+  if (event.has_contact_upsert()) {
+    const auto& c = event.contact_upsert();
+    directory_writes_[ContactKey(c.contact_id())] = c.account_id();
+    if (!c.email().empty()) {
+      directory_writes_[EmailKey(c.email())] = c.account_id();
+      const std::string domain = core::EmailDomain(c.email());
+      if (!domain.empty()) {
+        return release(WaitingPrefix(domain) + std::string(1, '\0'), c.account_id(),
+                       baton::v1::KNOWN_CONTACT, c.email());
+      }
+    }
+  } else if (event.has_account_upsert()) {
+    const auto& a = event.account_upsert();
+    for (const std::string& raw : a.domains()) {
+      const std::string domain = core::NormalizeDomain(raw);
+      if (domain.empty() || FreeMail().Contains(domain)) continue;
+      directory_writes_[DomainKey(domain)] = a.account_id();
+      if (absl::Status s =
+              release(WaitingPrefix(domain), a.account_id(), baton::v1::EMAIL_DOMAIN, "");
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -157,7 +349,7 @@ absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::strin
   std::string key = AccountKey(partition, account_id);
   auto it = cache_.find(key);
   if (it != cache_.end()) return &it->second;
-  auto stored = store_.LoadAccount(key);
+  auto stored = store_.Scan(key);
   if (!stored.ok()) return stored.status();
   std::vector<core::StoredPart> parts;
   for (auto& [suffix, value] : *stored) {
@@ -193,6 +385,8 @@ absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
       batch.writes.emplace_back(key + PartSuffix(part), std::move(part.value));
     }
   }
+  for (auto& [key, value] : directory_writes_) batch.writes.emplace_back(key, std::move(value));
+  directory_writes_.clear();
   batch.offsets = offsets_;
   if (absl::Status s = store_.Commit(batch); !s.ok()) {
     observer_.CommitFailed("store");
@@ -210,6 +404,7 @@ absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
 
 void Processor::Rewind() {
   outputs_.clear();
+  directory_writes_.clear();
   offsets_.clear();
   stats_ = CommitStats{};
   cache_.clear();

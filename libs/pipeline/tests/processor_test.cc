@@ -1,5 +1,6 @@
 #include "baton/pipeline/processor.h"
 
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -21,7 +22,7 @@ const absl::Time kNow = absl::FromUnixSeconds(1795168800);  // 2026-11-20T10:00:
 
 class InMemoryStateStore : public StateStore {
  public:
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LoadAccount(
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
       absl::string_view prefix) override {
     std::vector<std::pair<std::string, std::string>> found;
     for (auto it = accounts.lower_bound(std::string(prefix));
@@ -80,6 +81,8 @@ class CountingObserver : public Observer {
     for (const auto& [reason, n] : stats.deadlettered_by_reason) deadlettered[reason] += n;
     routed_leads += stats.routed_leads;
     duplicates += stats.duplicates;
+    for (const auto& [method, n] : stats.matched_by_method) matched[method] += n;
+    unmatched += stats.unmatched;
   }
   void CommitFailed(absl::string_view stage) override { ++failures[std::string(stage)]; }
   void CachedAccounts(size_t) override {}
@@ -87,6 +90,8 @@ class CountingObserver : public Observer {
   std::map<std::string, int64_t> failures;
   int64_t routed_leads = 0;
   int64_t duplicates = 0;
+  std::map<std::string, int64_t> matched;
+  int64_t unmatched = 0;
 };
 
 // A scenario: a Tier 1 account, a pricing visit and three opens by one contact, as JSON.
@@ -102,13 +107,17 @@ class ProcessorTest : public ::testing::Test {
   }
 
   void Feed(absl::string_view topic, const std::string& json, std::string key = "acme") {
+    Feed(topic, json, key, {{"content-type", "application/json"}});
+  }
+  void Feed(absl::string_view topic, const std::string& json, std::string key,
+            std::vector<HeaderView> headers) {
     InputRecord record;
     record.topic = topic;
     record.partition = 2;
     record.offset = next_offset_[std::string(topic)]++;
     record.key = key;
     record.value = json;
-    record.headers = {{"content-type", "application/json"}};
+    record.headers = std::move(headers);
     ASSERT_TRUE(processor_->Process(record).ok());
   }
 
@@ -254,6 +263,151 @@ TEST_F(ProcessorTest, AnUnknownContentTypeIsDeadLettered) {
   ASSERT_TRUE(processor_->Process(record).ok());
   ASSERT_TRUE(processor_->Commit(sink_).ok());
   EXPECT_EQ(observer_.deadlettered["unknown_content_type"], 1);
+}
+
+// Matching: engagement without an account id.
+class MatchingTest : public ProcessorTest {
+ protected:
+  void AccountWithDomain(const std::string& domain, int minutes_ago = 600) {
+    Feed("abm.crm.v1",
+         absl::StrCat(R"({"event_id": "crm-acct-)", domain, R"(", "event_time": ")",
+                      Time(minutes_ago), R"(", "source": "crm", "account_upsert": {"account_id":
+                      "acme", "name": "Acme", "tier": "TIER_1", "domains": [")",
+                      domain, R"("], "owners": {"ae_id": "ae-1"}}})"));
+  }
+  void EmailOnly(const std::string& id, const std::string& email, const std::string& type,
+                 int minutes_ago, const std::string& url = "") {
+    Feed("abm.engagement.v1",
+         absl::StrCat(R"({"event_id": ")", id, R"(", "event_time": ")", Time(minutes_ago),
+                      R"(", "source": "mkto", "contact_email": ")", email, R"(", "type": ")", type,
+                      R"(", "url": ")", url, R"("})"),
+         email);
+  }
+  std::vector<const OutboundRecord*> Published(OutboundRecord::Topic topic) {
+    std::vector<const OutboundRecord*> out;
+    for (const auto& r : sink_.published) {
+      if (r.topic == topic) out.push_back(&r);
+    }
+    return out;
+  }
+  // Replay feeds the matched records back in, as the consumer of the internal topic would.
+  void ReplayMatched() {
+    for (const OutboundRecord* r : Published(OutboundRecord::Topic::kMatched)) {
+      if (replayed_.insert(r->value).second) {
+        InputRecord record;
+        record.topic = "abm.engagement-matched.v1";
+        record.partition = 2;
+        record.offset = next_offset_["matched"]++;
+        record.key = r->key;
+        record.value = r->value;
+        ASSERT_TRUE(processor_->Process(record).ok());
+      }
+    }
+  }
+  std::set<std::string> replayed_;
+};
+
+TEST_F(MatchingTest, ASubdomainEmailMatchesTheAccountDomainAndTheHandoffFollows) {
+  AccountWithDomain("acme.example");
+  EmailOnly("p-1", "dana@eu.acme.example", "PAGE_VISIT", 50, "https://v.example/pricing");
+  EmailOnly("o-1", "dana@eu.acme.example", "EMAIL_OPEN", 40);
+  EmailOnly("o-2", "dana@eu.acme.example", "EMAIL_OPEN", 30);
+  EmailOnly("o-3", "Dana@EU.acme.example", "EMAIL_OPEN", 20);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const auto matched = Published(OutboundRecord::Topic::kMatched);
+  ASSERT_THAT(matched, SizeIs(4));
+  baton::v1::EngagementEvent rekeyed;
+  ASSERT_TRUE(rekeyed.ParseFromString(matched[0]->value));
+  EXPECT_EQ(matched[0]->key, "acme");
+  EXPECT_EQ(rekeyed.account_id(), "acme");
+  EXPECT_EQ(rekeyed.matched_by(), baton::v1::EMAIL_DOMAIN);
+  EXPECT_THAT(Published(OutboundRecord::Topic::kRoutedLeads), IsEmpty());
+
+  ReplayMatched();
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const auto leads = Published(OutboundRecord::Topic::kRoutedLeads);
+  ASSERT_THAT(leads, SizeIs(1));
+  baton::v1::RoutedLead lead;
+  ASSERT_TRUE(lead.ParseFromString(leads[0]->value));
+  EXPECT_EQ(lead.contact().contact_id(), "dana@eu.acme.example");
+  EXPECT_EQ(lead.trigger_events(0).matched_by(), baton::v1::EMAIL_DOMAIN);
+  EXPECT_EQ(observer_.matched["EMAIL_DOMAIN"], 4);
+}
+
+TEST_F(MatchingTest, FreeMailIsNeverMatchedNorKept) {
+  AccountWithDomain("gmail.com");  // an account claiming a free-mail domain does not get it
+  EmailOnly("o-1", "someone@gmail.com", "EMAIL_OPEN", 20);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  EXPECT_THAT(Published(OutboundRecord::Topic::kMatched), IsEmpty());
+  const auto unmatched = Published(OutboundRecord::Topic::kUnmatched);
+  ASSERT_THAT(unmatched, SizeIs(1));
+  EXPECT_EQ(unmatched[0]->key, "gmail.com");
+  EXPECT_THAT(unmatched[0]->value, ::testing::HasSubstr("someone@gmail.com"));
+  for (const auto& [key, value] : store_.accounts) {
+    EXPECT_NE(key.substr(0, 5), std::string("\xff\xff\xff\xffw", 5)) << "kept free mail";
+  }
+}
+
+TEST_F(MatchingTest, AnUnknownDomainWaitsUntilAnAccountClaimsIt) {
+  EmailOnly("o-1", "li@newco.example", "EMAIL_OPEN", 30);
+  EmailOnly("o-2", "li@labs.newco.example", "EMAIL_OPEN", 25);
+  EmailOnly("o-3", "li@newcoop.example", "EMAIL_OPEN", 20);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  EXPECT_THAT(Published(OutboundRecord::Topic::kUnmatched), SizeIs(3));
+  EXPECT_EQ(observer_.unmatched, 3);
+
+  processor_ = MakeProcessor();  // the waiting events survive a restart
+  AccountWithDomain("newco.example", 10);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const auto matched = Published(OutboundRecord::Topic::kMatched);
+  ASSERT_THAT(matched, SizeIs(2));  // newco.example and its subdomain, not newcoop.example
+  std::set<std::string> ids;
+  for (const auto* r : matched) {
+    baton::v1::EngagementEvent e;
+    ASSERT_TRUE(e.ParseFromString(r->value));
+    EXPECT_EQ(e.matched_by(), baton::v1::EMAIL_DOMAIN);
+    ids.insert(e.event_id());
+  }
+  EXPECT_THAT(ids, ::testing::ElementsAre("o-1", "o-2"));
+
+  AccountWithDomain("newco.example", 5);  // released once only
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  EXPECT_THAT(Published(OutboundRecord::Topic::kMatched), SizeIs(2));
+}
+
+TEST_F(MatchingTest, AContactLaterLinkedToAnAccountReleasesItsEngagement) {
+  EmailOnly("o-1", "sam@consultancy.example", "EMAIL_OPEN", 30);
+  EmailOnly("o-2", "kim@consultancy.example", "EMAIL_OPEN", 30);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  Feed("abm.crm.v1", absl::StrCat(R"({"event_id": "crm-c", "event_time": ")", Time(10),
+                                  R"(", "source": "crm", "contact_upsert": {"contact_id": "c-9",
+                                  "account_id": "acme", "email": "Sam@Consultancy.example"}})"));
+  EmailOnly("o-3", "sam@consultancy.example", "EMAIL_OPEN", 5);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const auto matched = Published(OutboundRecord::Topic::kMatched);
+  ASSERT_THAT(matched, SizeIs(2));  // Sam's waiting open, then Sam's new one; not Kim's
+  for (const auto* r : matched) {
+    baton::v1::EngagementEvent e;
+    ASSERT_TRUE(e.ParseFromString(r->value));
+    EXPECT_EQ(e.account_id(), "acme");
+    EXPECT_EQ(e.matched_by(), baton::v1::KNOWN_CONTACT);
+  }
+}
+
+TEST_F(MatchingTest, AMatchedTopicRecordWithoutAnAccountIsDeadLettered) {
+  InputRecord record;
+  record.topic = "abm.engagement-matched.v1";
+  baton::v1::EngagementEvent e;
+  e.set_event_id("x");
+  e.mutable_event_time()->set_seconds(1795168000);
+  e.set_source("s");
+  e.set_contact_id("c");
+  e.set_type(baton::v1::EMAIL_OPEN);
+  const std::string value = e.SerializeAsString();
+  record.value = value;
+  ASSERT_TRUE(processor_->Process(record).ok());
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  EXPECT_EQ(observer_.deadlettered["missing_field"], 1);
 }
 
 TEST(AccountKeyTest, PartitionPrefixIsBigEndianAndTheIdIsTerminated) {

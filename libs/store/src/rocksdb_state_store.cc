@@ -73,9 +73,9 @@ RocksDbStateStore::~RocksDbStateStore() {
   if (db_) (void)db_->Close();
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStateStore::LoadAccount(
-    absl::string_view account_key) {
-  const std::string prefix = AccountRecordKey(account_key);
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStateStore::Scan(
+    absl::string_view key_prefix) {
+  const std::string prefix = AccountRecordKey(key_prefix);
   std::vector<std::pair<std::string, std::string>> records;
   rocksdb::ReadOptions options;
   options.prefix_same_as_start = false;

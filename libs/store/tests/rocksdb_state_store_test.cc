@@ -43,9 +43,9 @@ TEST_F(RocksDbStateStoreTest, StateAndOffsetsSurviveReopening) {
     ASSERT_TRUE(store->Commit(batch).ok());
   }
   auto store = OpenStore();
-  EXPECT_THAT(store->LoadAccount("\0\0\0\1acme\0"s).value(),
+  EXPECT_THAT(store->Scan("\0\0\0\1acme\0"s).value(),
               ElementsAre(Pair("d1", "day-1"), Pair("h", "head-1")));
-  EXPECT_THAT(store->LoadAccount("\0\0\0\2acme\0"s).value(), IsEmpty());
+  EXPECT_THAT(store->Scan("\0\0\0\2acme\0"s).value(), IsEmpty());
   EXPECT_THAT(store->LoadOffset({"abm.crm.v1", 1}).value(), Optional(42));
   EXPECT_THAT(store->LoadOffset({"abm.crm.v1", 300}).value(), Optional(7));
   EXPECT_EQ(store->LoadOffset({"abm.crm.v1", 2}).value(), std::nullopt);
@@ -61,7 +61,7 @@ TEST_F(RocksDbStateStoreTest, ALaterCommitOverwritesAndDeletes) {
                   ->Commit({.writes = {{"k\0h"s, "v2"}, {"k\0d1"s, std::nullopt}},
                             .offsets = {{{"t", 0}, 9}}})
                   .ok());
-  EXPECT_THAT(store->LoadAccount("k\0"s).value(), ElementsAre(Pair("h", "v2")));
+  EXPECT_THAT(store->Scan("k\0"s).value(), ElementsAre(Pair("h", "v2")));
   EXPECT_THAT(store->LoadOffset({"t", 0}).value(), Optional(9));
 }
 

@@ -22,6 +22,8 @@ struct OutputTopics {
   std::string routed_leads = "abm.routed-leads.v1";
   std::string alerts = "abm.alerts.v1";
   std::string dead_letter = "abm.deadletter.v1";
+  std::string matched = "abm.engagement-matched.v1";
+  std::string unmatched = "abm.unmatched.v1";
 };
 
 class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::DeliveryReportCb {

@@ -8,8 +8,8 @@
 // partitions are re-read from the stored offsets, so nothing is skipped and nothing committed
 // twice. On stop the pending unit is committed and the consumer leaves the group.
 //
-// Partition assignment uses the range assignor so that partition N of both input topics lands
-// on the same instance (the topics are co-partitioned by account id).
+// Partition assignment uses the range assignor so that partition N of the input topics (and of
+// the internal matched topic) lands on the same instance: they are co-partitioned by account id.
 //
 // Thread-safety: Run() runs on the calling thread; `stop` may be set from any thread or a
 // signal handler.
@@ -33,6 +33,8 @@ struct LoopOptions {
   std::string group_id = "baton";
   std::string engagement_topic = "abm.engagement.v1";
   std::string crm_topic = "abm.crm.v1";
+  // Baton's internal topic of matched engagement, consumed like the inputs.
+  std::string matched_topic = "abm.engagement-matched.v1";
   absl::Duration commit_interval = absl::Milliseconds(100);
   // A unit is committed early once it holds this many input records.
   size_t max_unit_events = 50'000;

@@ -61,6 +61,8 @@ class PrometheusMetrics final : public pipeline::Observer {
   prometheus::Gauge& cached_accounts_;
   prometheus::Gauge& up_;
   prometheus::Family<prometheus::Counter>& rule_loads_;
+  prometheus::Family<prometheus::Counter>& matched_;
+  prometheus::Counter& unmatched_;
   prometheus::Gauge& rules_version_;
 };
 

@@ -41,7 +41,9 @@ struct Header {
 
 // OutboundRecord is one message to publish.
 struct OutboundRecord {
-  enum class Topic { kRoutedLeads, kAlerts, kDeadLetter };
+  // kMatched is Baton's internal topic of re-keyed (matched) engagement; kUnmatched the queue of
+  // engagement no account could be found for.
+  enum class Topic { kRoutedLeads, kAlerts, kDeadLetter, kMatched, kUnmatched };
   Topic topic = Topic::kAlerts;
   std::string key;
   std::string value;
@@ -74,10 +76,10 @@ struct StateBatch {
 class StateStore {
  public:
   virtual ~StateStore() = default;
-  // LoadAccount returns every record whose key starts with `account_key`, as (the rest of the
-  // key, value) pairs in key order; empty for a new account.
-  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LoadAccount(
-      absl::string_view account_key) = 0;
+  // Scan returns every record whose key starts with `prefix`, as (the rest of the key, value)
+  // pairs in key order: an account's records, or a range of the global directory.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
+      absl::string_view prefix) = 0;
   // LoadOffset returns the next input offset recorded for a partition; nullopt if none.
   virtual absl::StatusOr<std::optional<int64_t>> LoadOffset(const TopicPartition& tp) = 0;
   // Commit writes the batch atomically and durably: all of it, or (on error) none of it.
@@ -102,6 +104,9 @@ struct CommitStats {
   std::map<std::pair<std::string, std::string>, int64_t> handoffs;
   int64_t routed_leads = 0;
   std::map<std::string, int64_t> alerts_by_kind;
+  // Engagement without an account id: matched, by method name, or not.
+  std::map<std::string, int64_t> matched_by_method;
+  int64_t unmatched = 0;
   int64_t events = 0;
 };
 

@@ -19,10 +19,19 @@
 // co-partitioned (keyed by account id, same partition count), so an account lives in one
 // partition of each (DESIGN.md, invariant 4).
 //
+// Engagement that names no account is matched (DESIGN.md, invariant 5): by a contact the CRM
+// linked to an account, else by its email domain against the accounts' domains. A matched event
+// is re-keyed by account id onto the internal matched topic, so it reaches its account's
+// partition; an unmatched one goes to the unmatched queue and, unless its domain is free mail,
+// waits in the directory until a CRM upsert names its contact or domain. The directory (contact,
+// email and domain -> account) is written from CRM upserts in the same commit unit as the state.
+//
 // Thread-safety: not thread-safe; one processing thread owns a Processor.
 #pragma once
 
 #include <cstddef>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +41,7 @@
 #include "baton/codec/codec.h"
 #include "baton/core/account.h"
 #include "baton/core/engine.h"
+#include "baton/core/matching.h"
 #include "baton/pipeline/ports.h"
 
 namespace baton::pipeline {
@@ -39,6 +49,9 @@ namespace baton::pipeline {
 struct ProcessorOptions {
   std::string engagement_topic = "abm.engagement.v1";
   std::string crm_topic = "abm.crm.v1";
+  // Baton's internal topic of matched engagement, re-keyed by account id; consumed like the
+  // engagement topic and co-partitioned with the inputs.
+  std::string matched_topic = "abm.engagement-matched.v1";
   codec::DecodeOptions decode;
   codec::PayloadFormat output_format = codec::PayloadFormat::kProtobuf;
   // Clean cached account states beyond this many are evicted after a commit.
@@ -78,6 +91,17 @@ class Processor {
 
  private:
   void DeadLetter(const InputRecord& record, const absl::Status& reason);
+  // Match handles an engagement event without an account id.
+  absl::Status Match(const InputRecord& record, baton::v1::EngagementEvent event);
+  // UpdateDirectory records what a CRM upsert says about contacts and domains, and releases the
+  // engagement that was waiting for it.
+  absl::Status UpdateDirectory(const baton::v1::CrmEvent& event);
+  void Rekey(baton::v1::EngagementEvent event, const std::string& account_id,
+             baton::v1::MatchMethod method);
+  absl::StatusOr<std::optional<std::string>> DirectoryGet(const std::string& key);
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DirectoryScan(
+      const std::string& prefix);
+  const core::FreeMailDomains& FreeMail();
   void Stage(const core::Effects& effects, const std::string& account_id);
   absl::StatusOr<core::Account*> Account(int32_t partition, absl::string_view account_id);
   void EvictClean();
@@ -88,6 +112,10 @@ class Processor {
   Observer& observer_;
 
   absl::flat_hash_map<std::string, core::Account> cache_;
+  // Directory writes of the unit being built (nullopt deletes), by full key.
+  std::map<std::string, std::optional<std::string>> directory_writes_;
+  std::optional<core::FreeMailDomains> free_mail_;
+  const core::RuleSet* free_mail_rules_ = nullptr;
   std::vector<OutboundRecord> outputs_;
   Offsets offsets_;
   CommitStats stats_;

@@ -3,6 +3,9 @@
 // Layout (one column family):
 //   'a' + AccountKey(partition, account id) + record suffix -> an account record (the head, or
 //                                                               one day of engagement)
+//   'a' + 0xFFFFFFFF + directory key                        -> the global account directory
+//                                                               (contacts, emails, domains) and
+//                                                               engagement waiting for a match
 //   'o' + topic + '\0' + partition (4 bytes, big-endian) -> next input offset (8 bytes, BE)
 // Account keys start with their partition so a partition's state is one key range.
 //
@@ -42,8 +45,8 @@ class RocksDbStateStore final : public pipeline::StateStore {
   static absl::StatusOr<std::unique_ptr<RocksDbStateStore>> Open(const RocksDbOptions& options);
   ~RocksDbStateStore() override;
 
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> LoadAccount(
-      absl::string_view account_key) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
+      absl::string_view prefix) override;
   absl::StatusOr<std::optional<int64_t>> LoadOffset(const pipeline::TopicPartition& tp) override;
   // Commit writes the batch atomically. After a failed write (for example a full disk) RocksDB
   // stops accepting writes; the next Commit first asks it to resume.
