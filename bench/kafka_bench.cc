@@ -8,10 +8,12 @@
 //                account id on the workload's explicit partition (so co-partitioning holds).
 //   raw-consume  a minimal read_committed consumer in a fresh group that only reads (sums payload
 //                lengths) until it has read --expect records: msgs/s from first to last record.
-//   latency      at a fixed offered rate, filler engagement plus, per "probe" account (a fresh
-//                Tier 1 account with an AE), 3 email opens and a pricing visit that complete the
-//                canonical rule; latency = the lead read on the routed-leads topic (read_committed)
-//                minus the produce time of the completing event.
+//   latency      sets up fresh Tier 1 "probe" accounts (with an AE) and waits until baton has
+//                consumed them; then offers a fixed rate on an absolute schedule: filler
+//                engagement on other accounts plus, per probe, 3 email opens and a pricing visit
+//                that complete the canonical rule (spread from --warmup to 95% of the run);
+//                latency = the probe's lead read on the routed-leads topic (read_committed,
+//                reader started first) minus the produce call of the completing event.
 //   trickle      produce a few engagement events on fresh accounts (the recovery benchmark).
 //
 //   build/bench/kafka_bench fill --brokers B --engagement-topic T --crm-topic T --accounts 100000
@@ -417,10 +419,15 @@ class LeadReader {
   }
 
   ~LeadReader() {
-    stop_ = true;
-    thread_.join();
+    Stop();
     rd_kafka_consumer_close(rk_);
     rd_kafka_destroy(rk_);
+  }
+
+  // Stop ends the reading thread; `received` is the caller's to read afterwards.
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
   }
 
   int matched() const { return matched_.load(); }
@@ -609,6 +616,7 @@ int Latency(LatencyFlags f) {
   while (reader.matched() < f.probes && Clock::now() < drain_until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  reader.Stop();
   const int matched = reader.matched();
   std::vector<double> ms;
   for (int k = 0; k < f.probes; ++k) {

@@ -200,6 +200,7 @@ class Kafka:
         result = subprocess.run(["bash", str(KAFKA_SH), "start", str(self.dir), str(self.port)],
                                 capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
+            self.started = False  # kafka.sh stops a broker that did not come up
             raise BenchError(f"kafka.sh start failed:\n{result.stdout}\n{result.stderr}")
 
     def create_topics(self, names: list[str]) -> None:
@@ -372,6 +373,9 @@ class Runner:
             self.sizes["runs"] = args.runs
         if args.latency_seconds:
             self.sizes["latency_seconds"] = args.latency_seconds
+        for key in ("large_accounts", "large_events"):
+            if getattr(args, key):
+                self.sizes[key] = getattr(args, key)
         self.out = out
         self.logs = out / "logs"
         self.work = work
@@ -397,11 +401,11 @@ class Runner:
         self.fills[name] = (topics, read_json(path))
         return self.fills[name]
 
-    def baton_through(self, topics: Topics, total: int, tag: str, data_dir: Path,
-                      keep_running: bool = False) -> tuple[dict, Baton]:
-        """Starts a fresh baton (fresh group, `data_dir`) on filled topics and waits until it
-        has consumed `total` records. Rate from /metrics: from the first nonzero sample of
-        baton_events_consumed_total (sum over topics) to the total."""
+    def baton_through(self, topics: Topics, total: int, tag: str, data_dir: Path) -> dict:
+        """Starts a fresh baton (fresh group and `data_dir`) on filled topics, waits until it has
+        consumed `total` records, reads its peak RSS and stops it (SIGTERM). Rate from /metrics:
+        from the first nonzero sample of baton_events_consumed_total (summed over topics) to
+        the total. Also keeps a progress sample about every second."""
         shutil.rmtree(data_dir, ignore_errors=True)
         baton = Baton(self.kafka, topics, f"bench-{tag}", data_dir,
                       self.logs / f"baton-{tag}.log").start()
@@ -410,7 +414,7 @@ class Runner:
         first: Optional[tuple[float, float]] = None
         last_change, last_value = time.monotonic(), -1.0
         assigned_at = None
-        samples = []
+        progress: list[tuple[float, float]] = []
         while True:
             baton.check_alive()
             m = baton.scrape()
@@ -423,7 +427,8 @@ class Runner:
                     first = (now, consumed)
                 if consumed != last_value:
                     last_change, last_value = now, consumed
-                    samples.append((round(now - baton.started_at, 3), consumed))
+                if not progress or now - baton.started_at - progress[-1][0] >= 1:
+                    progress.append((round(now - baton.started_at, 2), consumed))
                 if consumed >= total:
                     done = now
                     break
@@ -447,10 +452,10 @@ class Runner:
             "commits": m.get("baton_commits_total", 0),
             "peak_rss_bytes": baton.vm_hwm(),
         }
-        if not keep_running:
-            result.update(baton.stop())
-            result["rocksdb_bytes"] = dir_bytes(data_dir)
-        return result, baton
+        result.update(baton.stop())
+        result["rocksdb_bytes"] = dir_bytes(data_dir)
+        result["progress_seconds_records"] = progress
+        return result
 
     # -- parts
 
@@ -458,17 +463,21 @@ class Runner:
         s = self.sizes
         help_text = subprocess.run([str(CORE_BENCH), "--help"], capture_output=True,
                                    text=True, timeout=30).stdout
-        base = [CORE_BENCH, "--accounts", s["core_accounts"], "--events", s["core_events"],
-                "--runs", s["runs"], "--data-dir", self.work / "core-bench-db"]
+
+        def core_bench(runs: int, *extra) -> list:
+            return [CORE_BENCH, "--accounts", s["core_accounts"], "--events", s["core_events"],
+                    "--runs", runs, "--data-dir", self.work / "core-bench-db", *extra]
+
         out = self.out / "core-bench.json"
-        run_tool([*base, "--json", out], self.logs / "core_bench.log", timeout=1800)
+        run_tool(core_bench(s["runs"], "--json", out), self.logs / "core_bench.log", timeout=1800)
         result = {"workload": {"accounts": s["core_accounts"], "events": s["core_events"],
                                "runs": s["runs"]},
                   "mixed": read_json(out)}
-        # A protobuf-only variant, if core_bench can do one (it has no such flag today).
+        # A protobuf-only variant, when core_bench can make one (--json-fraction).
         if "--json-fraction" in help_text:
             out_pb = self.out / "core-bench-protobuf-only.json"
-            run_tool([*base, "--json-fraction", 0, "--json", out_pb],
+            # Informational, so one run (the full-size core benchmark takes ~30 s a run).
+            run_tool(core_bench(1, "--json-fraction", 0, "--json", out_pb),
                      self.logs / "core_bench.log", timeout=1800)
             result["protobuf_only"] = read_json(out_pb)
         else:
@@ -487,7 +496,7 @@ class Runner:
                       "--json", raw_path], self.logs / "kafka_bench.log", timeout=600)
             raw = read_json(raw_path)
             log(f"e2e run {i}: baton over {total} records")
-            baton, _ = self.baton_through(topics, total, f"e2e-{i}", self.work / f"e2e-{i}-db")
+            baton = self.baton_through(topics, total, f"e2e-{i}", self.work / f"e2e-{i}-db")
             log(f"e2e run {i}: raw {raw['messages_per_second']:.0f}/s, "
                 f"baton {baton['messages_per_second']:.0f}/s")
             runs.append({"raw": raw, "baton": baton})
@@ -545,7 +554,7 @@ class Runner:
             data_dir = self.work / "large-db"
             log(f"memory: baton over {fill['total_messages']} records, "
                 f"{fill['accounts']} accounts")
-            result, _ = self.baton_through(topics, fill["total_messages"], "large", data_dir)
+            result = self.baton_through(topics, fill["total_messages"], "large", data_dir)
             self.large_state = {"topics": topics, "fill": fill, "data_dir": data_dir,
                                 "group": "bench-large", "result": result}
         return self.large_state
@@ -561,7 +570,7 @@ class Runner:
                                    "source": "the last e2e run"}
         else:
             topics, fill = self.fill("e2e", self.sizes["e2e_accounts"], self.sizes["e2e_events"])
-            r, _ = self.baton_through(topics, fill["total_messages"], "memory-e2e",
+            r = self.baton_through(topics, fill["total_messages"], "memory-e2e",
                                       self.work / "memory-e2e-db")
             out["e2e_accounts"] = {"accounts": fill["accounts"],
                                    "records": fill["total_messages"],
@@ -578,9 +587,15 @@ class Runner:
         return out
 
     def recovery_once(self, large: dict, tag: str, extra: list[str]) -> dict:
+        """Start on the stored state, settle, kill -9, produce new events, restart: seconds from
+        the restart to /metrics answering, to the full assignment, to the first new event
+        consumed (its commit unit committed)."""
         topics = large["topics"]
-        make = lambda: Baton(self.kafka, topics, large["group"], large["data_dir"],
-                             self.logs / f"baton-recovery-{tag}.log", extra)
+
+        def make() -> Baton:
+            return Baton(self.kafka, topics, large["group"], large["data_dir"],
+                         self.logs / f"baton-recovery-{tag}.log", extra)
+
         # Restart on the state, settle, crash.
         baton = make().start()
         baton.wait_assigned(timeout=180)
@@ -637,12 +652,16 @@ class Runner:
     def run(self, parts: list[str]) -> int:
         failures = 0
         for part in parts:
-            if part in KAFKA_PARTS and self.kafka is None:
-                self.kafka = Kafka(self.work / "kafka", self.logs)
-                self.kafka.start()
             log(f"== {part}")
             t = time.monotonic()
             try:
+                if part in KAFKA_PARTS and self.kafka is None:
+                    kafka = Kafka(self.work / "kafka", self.logs)
+                    try:
+                        kafka.start()
+                    finally:
+                        if kafka.started:
+                            self.kafka = kafka  # stopped at the end, even if start failed
                 self.parts[part] = getattr(self, part)()
             except Exception as e:  # noqa: BLE001 - one failed part must not stop the others
                 failures += 1
@@ -709,7 +728,8 @@ def summary_rows(parts: dict) -> list[dict]:
         row(f"peak RSS, {e['accounts']:,} accounts", f"{e['peak_rss_bytes'] / MIB:.0f} MiB")
         g = m["large"]
         row(f"peak RSS, {g['accounts']:,} accounts", f"{g['peak_rss_bytes'] / MIB:.0f} MiB",
-            "< 512 MiB at 1M accounts", g["peak_rss_bytes"] < 512 * MIB)
+            "< 512 MiB at 1M accounts",
+            g["peak_rss_bytes"] < 512 * MIB if g["accounts"] >= 1_000_000 else "n/a (< 1M)")
         row(f"RocksDB bytes/account, {g['accounts']:,} accounts",
             f"{g['rocksdb_bytes_per_account']:,.0f}")
     if not failed("recovery"):
@@ -722,7 +742,8 @@ def summary_rows(parts: dict) -> list[dict]:
             v = d["first_new_event_seconds"]
             if key == "default":
                 row(f"{label}: restart -> first new event, {r['accounts']:,} accounts", fmt(v),
-                    "< 5 s at 1M accounts", v is not None and v < 5)
+                    "< 5 s at 1M accounts",
+                    (v is not None and v < 5) if r["accounts"] >= 1_000_000 else "n/a (< 1M)")
             else:
                 row(f"{label}: restart -> first new event", fmt(v))
     if "timers" in parts:
@@ -759,6 +780,10 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=0, help="runs of core and e2e (default 3)")
     ap.add_argument("--latency-seconds", type=float, default=0,
                     help="length of each latency run (default 20, --quick 5)")
+    ap.add_argument("--large-accounts", type=int, default=0,
+                    help="accounts of the memory/recovery fill (default 1,000,000; --quick 50,000)")
+    ap.add_argument("--large-events", type=int, default=0,
+                    help="stream events of that fill (default 1,000,000; --quick 100,000)")
     ap.add_argument("--out", default=str(REPO / "bench-results"), help="results directory")
     ap.add_argument("--keep-work", action="store_true",
                     help="keep the scratch directory (Kafka and RocksDB data) for inspection")
@@ -796,12 +821,12 @@ def main() -> int:
         f"{machine['memory_bytes'] / (1 << 30):.1f} GiB; parts: {','.join(parts)}; "
         f"{'quick' if args.quick else 'full'} sizes; scratch {work}")
     runner = Runner(args, out, work)
-    failures = 0
+    failures, interrupted = 0, False
     try:
         failures = runner.run(parts)
     except KeyboardInterrupt:
         log("interrupted")
-        failures = 1
+        failures, interrupted = 1, True
     finally:
         Baton.stop_all()
         if runner.kafka is not None:
@@ -812,6 +837,7 @@ def main() -> int:
     machine["load_average_at_end"] = list(os.getloadavg())
     rows = summary_rows(runner.parts)
     results = {"started_at": started, "mode": "quick" if args.quick else "full",
+               "interrupted": interrupted,
                "sizes": runner.sizes, "machine": machine, "parts": runner.parts, "summary": rows}
     write_json(out / "results.json", results)
     print_table(rows)

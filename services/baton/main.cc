@@ -194,8 +194,11 @@ int Run(Flags flags) {
   loop_options.crm_topic = flags.crm_topic;
   loop_options.matched_topic = flags.matched_topic;
   loop_options.commit_interval = absl::Milliseconds(flags.commit_interval_ms);
+  // The reloader runs on the processing thread, between records: Engine::SetRules must not race
+  // with Apply.
   baton::kafka::LoopListener listener{[&metrics](size_t n) { metrics.SetAssignedPartitions(n); },
-                                      [&metrics](bool up) { metrics.SetUp(up); }};
+                                      [&metrics](bool up) { metrics.SetUp(up); },
+                                      [&reloader] { reloader.Poll(); }};
   baton::kafka::ProcessingLoop loop(loop_options, kafka, processor, **sink, listener);
 
   std::unique_ptr<baton::demo::Demo> demo;

@@ -260,6 +260,34 @@ class Baton:
         self.wait_ready(ready_timeout)
         return self
 
+    def run_to_exit(self, timeout: float = 15) -> subprocess.CompletedProcess:
+        """Runs baton in the foreground, for a run that is expected to end by itself (e.g. a
+        bad flag or rule file), with stdout and stderr captured separately. Both are also
+        appended to the log. Fails if baton is still running after `timeout` s (it is killed)."""
+        assert not self.running, "baton is already running"
+        self.runs += 1
+        self.metrics_port = free_port()
+        cmd = self.command()
+        try:
+            result = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                                    text=True, cwd=REPO_ROOT, timeout=timeout)
+            out, err, ended = result.stdout, result.stderr, True
+        except subprocess.TimeoutExpired as e:  # subprocess.run has killed it
+            out, err, ended = e.stdout, e.stderr, False
+            result = None
+        as_text = lambda b: b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+        with open(self.log_path, "a") as log:
+            log.write(f"===== run {self.runs}: {' '.join(cmd)}\n--- stdout\n{as_text(out)}"
+                      f"--- stderr\n{as_text(err)}")
+        assert ended, (f"baton still running {timeout:.0f}s after start (killed); "
+                       f"log tail:\n{self.log_tail(40)}")
+        return result
+
+    def send_signal(self, sig: int) -> None:
+        """Sends `sig` to the running baton."""
+        self._check_alive(f"before signal {sig}")
+        self.proc.send_signal(sig)
+
     def wait_ready(self, timeout: float = 60) -> None:
         want = 2 * PARTITIONS  # engagement + crm
 
@@ -325,6 +353,19 @@ class Baton:
             return m if m is not None and m.value(name, **labels) >= at_least else None
 
         return wait_until(f"{name}{labels} >= {at_least}", reached, timeout, interval=0.1,
+                          describe=lambda: self._last_scrape_dump_all())
+
+    def wait_metrics(self, what: str, predicate: Callable[[Metrics], object],
+                     timeout: float = 30) -> Metrics:
+        """Waits until `predicate(scrape)` is truthy for a /metrics scrape, and returns that
+        scrape. Fails early if baton exits."""
+
+        def reached() -> Optional[Metrics]:
+            self._check_alive(f"while waiting for {what}")
+            m = self.try_metrics()
+            return m if m is not None and predicate(m) else None
+
+        return wait_until(what, reached, timeout, interval=0.1,
                           describe=lambda: self._last_scrape_dump_all())
 
     def wait_consumed(self, topic: str, count: int, timeout: float = 30) -> Metrics:
@@ -522,6 +563,14 @@ class Inputs:
         e.account_id, e.type = account_id, self.ev.EngagementType.Value(type_)
         e.contact_id, e.contact_email, e.url = contact_id, contact_email, url
         e.campaign_id, e.content_id = campaign_id, content_id
+        return e
+
+    def sales_activity(self, event_id: str, minutes: float, account_id: str, rep_id: str,
+                       kind: str = "CALL", contact_id: str = "", automated: bool = False):
+        e = self._common(self.ev.CrmEvent(), event_id, minutes, "salesforce")
+        a = e.sales_activity
+        a.account_id, a.rep_id, a.contact_id = account_id, rep_id, contact_id
+        a.kind, a.automated = self.ev.ActivityKind.Value(kind), automated
         return e
 
     def open(self, event_id: str, minutes: float, account_id: str, contact_id: str = "",

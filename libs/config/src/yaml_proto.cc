@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
@@ -91,7 +92,12 @@ std::string JoinNames(const std::vector<std::string>& names) {
 
 std::string EnumNames(const EnumDescriptor& type) {
   std::vector<std::string> names;
-  for (int i = 0; i < type.value_count(); ++i) names.push_back(type.value(i)->name());
+  for (int i = 0; i < type.value_count(); ++i) {
+    // proto3's zero value is "not set" by convention: not a value to suggest.
+    const auto* value = type.value(i);
+    if (value->number() == 0 && absl::EndsWith(value->name(), "_UNSPECIFIED")) continue;
+    names.push_back(value->name());
+  }
   return JoinNames(names);
 }
 

@@ -308,14 +308,14 @@ TEST(ParseYamlToProtoErrorTest, Numbers) {
 
 TEST(ParseYamlToProtoErrorTest, EnumsListTheirNames) {
   EXPECT_EQ(ErrorOf("rules:\n  - severity: HIGH\n"),
-            "rules.yaml:2: rules[0].severity: expects one of SEVERITY_UNSPECIFIED, SEVERITY_LOW, "
-            "SEVERITY_HIGH, got \"HIGH\"");
+            "rules.yaml:2: rules[0].severity: expects one of SEVERITY_LOW, SEVERITY_HIGH, "
+            "got \"HIGH\"");
   EXPECT_EQ(ErrorOf("levels: [SEVERITY_LOW, 2]\n"),
-            "rules.yaml:1: levels[1]: expects one of SEVERITY_UNSPECIFIED, SEVERITY_LOW, "
-            "SEVERITY_HIGH, got \"2\"");
+            "rules.yaml:1: levels[1]: expects one of SEVERITY_LOW, SEVERITY_HIGH, "
+            "got \"2\"");
   EXPECT_EQ(ErrorOf("levels: [[SEVERITY_LOW]]\n"),
-            "rules.yaml:1: levels[0]: expects one of SEVERITY_UNSPECIFIED, SEVERITY_LOW, "
-            "SEVERITY_HIGH, got a list");
+            "rules.yaml:1: levels[0]: expects one of SEVERITY_LOW, SEVERITY_HIGH, "
+            "got a list");
 }
 
 TEST(ParseYamlToProtoErrorTest, BadDurations) {

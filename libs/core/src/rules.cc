@@ -577,6 +577,16 @@ std::optional<RuleMatch> RuleSet::Evaluate(const Rule& rule, const Account& acco
             });
   match.triggers.erase(std::unique(match.triggers.begin(), match.triggers.end()),
                        match.triggers.end());
+  if (match.contact.empty()) {
+    // No per-contact count: the contact behind the most recent trigger.
+    for (auto it = match.triggers.rbegin(); it != match.triggers.rend(); ++it) {
+      if (!(*it)->contact_id().empty()) {
+        match.contact = (*it)->contact_id();
+        break;
+      }
+    }
+  }
+  if (match.summary_window == absl::ZeroDuration()) match.summary_window = absl::Hours(24 * 14);
   return match;
 }
 

@@ -316,6 +316,28 @@ TEST_F(RulesTest, TheMessageTemplateIsFilledIn) {
   EXPECT_EQ(e.leads[0].recommended_message(), "Call Acme (Tier 1, Evaluating) about r: Tier 1");
 }
 
+TEST_F(RulesTest, ALeadWithoutAPerContactCountNamesTheLatestTriggersContact) {
+  Use(Rule("count { type: MEETING_REQUEST at_least: 1 within { seconds: 604800 } }"));
+  Account(baton::v1::TIER_1);
+  Contact("c-7", baton::v1::DECISION_MAKER);
+  Effects e = Engage(baton::v1::MEETING_REQUEST, "c-7");
+  ASSERT_THAT(e.leads, SizeIs(1));
+  EXPECT_EQ(e.leads[0].contact().contact_id(), "c-7");
+  EXPECT_EQ(e.leads[0].contact().role(), baton::v1::DECISION_MAKER);
+}
+
+TEST_F(RulesTest, TheSummaryCoversTheRulesLongestWindow) {
+  Use(Rule("count { type: MEETING_REQUEST at_least: 1 within { seconds: 604800 } }"));
+  Account(baton::v1::TIER_1);
+  Engage(baton::v1::EMAIL_OPEN);
+  clock_.Advance(absl::Hours(24 * 8));  // the open is outside the 7-day window
+  Effects e = Engage(baton::v1::MEETING_REQUEST);
+  ASSERT_THAT(e.leads, SizeIs(1));
+  EXPECT_EQ(e.leads[0].engagement().window_days(), 7);
+  EXPECT_EQ(e.leads[0].engagement().email_opens(), 0);
+  EXPECT_EQ(e.leads[0].engagement().meetings(), 1);
+}
+
 TEST(RuleValidationTest, EachProblemNamesItsField) {
   const auto issues = Issues(R"pb(
     version: 0

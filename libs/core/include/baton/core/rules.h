@@ -34,8 +34,9 @@ struct RuleMatch {
   std::vector<std::string> facts;
   std::vector<const baton::internal::v1::EngagementRecord*> triggers;
   std::string contact;
-  // The longest window among the rule's conditions: the lead summarises engagement over it.
-  absl::Duration summary_window = absl::Hours(24 * 14);
+  // The longest window among the rule's conditions (14d when it has none): the lead summarises
+  // engagement over it.
+  absl::Duration summary_window = absl::ZeroDuration();
 };
 
 class RuleSet {
