@@ -1,5 +1,7 @@
 // baton: the composition root. Parses flags, wires the adapters to the core, handles signals.
 // Without --brokers it runs the embedded demo (see demo.h).
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -8,10 +10,12 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "baton/core/clock.h"
 #include "baton/core/engine.h"
+#include "baton/core/ids.h"
 #include "baton/kafka/embedded_cluster.h"
 #include "baton/kafka/output_sink.h"
 #include "baton/kafka/processing_loop.h"
@@ -89,9 +93,10 @@ struct Flags {
   int exit_when_idle_s = 0;
   std::string log_level = "info";
   std::string rules;
+  std::string instance_id = "auto";
   size_t block_cache_mb = 64;
   size_t write_buffer_mb = 32;
-  size_t max_cached_accounts = 100'000;
+  size_t max_cached_accounts = 10'000;
 };
 
 int Fail(const std::string& what) {
@@ -152,6 +157,19 @@ int Run(Flags flags) {
   }
   kafka.brokers = flags.brokers;
   if (flags.data_dir.empty()) flags.data_dir = "./baton-data";
+  // Static group membership: an instance that restarts (even after kill -9) gets its partitions
+  // back at once instead of after the session timeout. The id must be stable for an instance
+  // and unique in the group; by default it is derived from the host and the data directory.
+  if (flags.instance_id == "auto" && !embedded) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    const std::string dir = std::filesystem::weakly_canonical(flags.data_dir).string();
+    flags.instance_id =
+        absl::StrFormat("baton-%s-%016x", host, baton::core::StableHash64({host, dir}));
+  }
+  if (!flags.instance_id.empty() && flags.instance_id != "auto" && flags.instance_id != "none") {
+    kafka.consumer_properties.emplace("group.instance.id", flags.instance_id);
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(flags.data_dir, ec);
@@ -278,6 +296,10 @@ int main(int argc, char** argv) {
                  "Demo only: exit once the scenario is fed and no output appeared for N seconds");
   app.add_option("--log-level", flags.log_level)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--instance-id", flags.instance_id,
+                 "Static group membership id (group.instance.id): 'auto' derives a stable one "
+                 "from the host and data directory; 'none' turns static membership off")
       ->capture_default_str();
   app.add_option("--rules", flags.rules,
                  "Rule file (YAML); reloaded on SIGHUP and on change. Default: the bundled "

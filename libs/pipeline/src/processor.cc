@@ -161,12 +161,7 @@ std::string WaitingPrefix(absl::string_view domain) {
 
 absl::StatusOr<std::optional<std::string>> Processor::DirectoryGet(const std::string& key) {
   if (auto it = directory_writes_.find(key); it != directory_writes_.end()) return it->second;
-  auto found = store_.Scan(key);
-  if (!found.ok()) return found.status();
-  for (auto& [suffix, value] : *found) {
-    if (suffix.empty()) return std::move(value);
-  }
-  return std::nullopt;
+  return store_.Get(key);
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Processor::DirectoryScan(
@@ -348,14 +343,23 @@ void Processor::Stage(const core::Effects& effects, const std::string& account_i
 absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::string_view account_id) {
   std::string key = AccountKey(partition, account_id);
   auto it = cache_.find(key);
-  if (it != cache_.end()) return &it->second;
-  auto stored = store_.Scan(key);
-  if (!stored.ok()) return stored.status();
+  if (it != cache_.end()) {
+    it->second.last_used = unit_;
+    return &it->second.account;
+  }
+  // Every stored account has a head: a point read (which bloom filters answer without touching
+  // data blocks for a new account) decides whether the range scan is needed.
   std::vector<core::StoredPart> parts;
-  for (auto& [suffix, value] : *stored) {
-    absl::StatusOr<core::StoredPart> part = ParsePart(suffix, std::move(value));
-    if (!part.ok()) return part.status();
-    parts.push_back(std::move(*part));
+  auto head = store_.Get(key + PartSuffix({core::StoredPart::Kind::kHead, 0, std::nullopt}));
+  if (!head.ok()) return head.status();
+  if (head->has_value()) {
+    auto stored = store_.Scan(key);
+    if (!stored.ok()) return stored.status();
+    for (auto& [suffix, value] : *stored) {
+      absl::StatusOr<core::StoredPart> part = ParsePart(suffix, std::move(value));
+      if (!part.ok()) return part.status();
+      parts.push_back(std::move(*part));
+    }
   }
   absl::StatusOr<core::Account> account = core::Account::Restore(parts);
   if (!account.ok()) {
@@ -365,7 +369,7 @@ absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::strin
                                             " in partition ", partition, ": ",
                                             account.status().message()));
   }
-  return &cache_.emplace(std::move(key), std::move(*account)).first->second;
+  return &cache_.emplace(std::move(key), Cached{std::move(*account), unit_}).first->second.account;
 }
 
 absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
@@ -377,7 +381,8 @@ absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
     }
   }
   StateBatch batch;
-  for (auto& [key, account] : cache_) {
+  for (auto& [key, cached] : cache_) {
+    core::Account& account = cached.account;
     if (!account.dirty()) continue;
     // On a failed commit the caller rewinds, dropping every cached account: taking the changes
     // here loses nothing.
@@ -419,7 +424,7 @@ void Processor::ForgetPartitions(const std::vector<TopicPartition>& partitions) 
   for (const TopicPartition& tp : partitions) {
     const std::string partition_prefix = AccountKey(tp.partition, "").substr(0, 4);
     absl::erase_if(cache_, [&](const auto& entry) {
-      return !entry.second.dirty() &&
+      return !entry.second.account.dirty() &&
              absl::string_view(entry.first).substr(0, 4) == partition_prefix;
     });
   }
@@ -427,16 +432,27 @@ void Processor::ForgetPartitions(const std::vector<TopicPartition>& partitions) 
 }
 
 void Processor::EvictClean() {
+  ++unit_;
+  // Evict down to 90% of the bound at once, so eviction runs once per many commits.
   if (cache_.size() <= options_.max_cached_accounts) return;
-  size_t excess = cache_.size() - options_.max_cached_accounts;
-  for (auto it = cache_.begin(); it != cache_.end() && excess > 0;) {
-    if (!it->second.dirty()) {
-      cache_.erase(it++);
-      --excess;
-    } else {
-      ++it;
-    }
+  const size_t target = options_.max_cached_accounts - options_.max_cached_accounts / 10;
+  std::vector<uint64_t> ages;
+  ages.reserve(cache_.size());
+  for (const auto& [key, cached] : cache_) {
+    if (!cached.account.dirty()) ages.push_back(cached.last_used);
   }
+  if (ages.empty()) return;
+  const size_t evict = std::min(ages.size(), cache_.size() - target);
+  std::nth_element(ages.begin(), ages.begin() + static_cast<long>(evict) - 1, ages.end());
+  const uint64_t cutoff = ages[evict - 1];
+  size_t evicted = 0;
+  absl::erase_if(cache_, [&](const auto& entry) {
+    if (evicted == evict || entry.second.account.dirty() || entry.second.last_used > cutoff) {
+      return false;
+    }
+    ++evicted;
+    return true;
+  });
 }
 
 }  // namespace baton::pipeline

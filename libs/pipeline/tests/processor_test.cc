@@ -22,6 +22,11 @@ const absl::Time kNow = absl::FromUnixSeconds(1795168800);  // 2026-11-20T10:00:
 
 class InMemoryStateStore : public StateStore {
  public:
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) override {
+    auto it = accounts.find(std::string(key));
+    if (it == accounts.end()) return std::nullopt;
+    return it->second;
+  }
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
       absl::string_view prefix) override {
     std::vector<std::pair<std::string, std::string>> found;
@@ -85,7 +90,8 @@ class CountingObserver : public Observer {
     unmatched += stats.unmatched;
   }
   void CommitFailed(absl::string_view stage) override { ++failures[std::string(stage)]; }
-  void CachedAccounts(size_t) override {}
+  void CachedAccounts(size_t count) override { cached = count; }
+  size_t cached = 0;
   std::map<std::string, int64_t> deadlettered;
   std::map<std::string, int64_t> failures;
   int64_t routed_leads = 0;
@@ -253,6 +259,31 @@ TEST_F(ProcessorTest, StateSurvivesARestartAndDoesNotHandOffTwice) {
   ASSERT_TRUE(processor_->Commit(sink_).ok());
   EXPECT_THAT(sink_.Ids(OutboundRecord::Topic::kRoutedLeads), SizeIs(1));
   EXPECT_EQ(observer_.duplicates, 1);
+}
+
+TEST_F(ProcessorTest, AnEvictedAccountComesBackFromTheStoreWithItsEngagement) {
+  ProcessorOptions small;
+  small.max_cached_accounts = 4;
+  processor_ = std::make_unique<Processor>(small, engine_, store_, observer_);
+  Account();
+  Engage("p-1", "PAGE_VISIT", 50, "https://vendor.example/pricing");
+  Engage("o-1", "EMAIL_OPEN", 40);
+  Engage("o-2", "EMAIL_OPEN", 30);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  for (int i = 0; i < 20; ++i) {  // other accounts push acme out of the cache
+    Feed("abm.crm.v1",
+         absl::StrCat(R"({"event_id": "other-)", i, R"(", "event_time": ")", Time(500),
+                      R"(", "source": "crm", "account_upsert": {"account_id": "other-)", i,
+                      R"(", "name": "Other", "tier": "TIER_2"}})"),
+         absl::StrCat("other-", i));
+    ASSERT_TRUE(processor_->Commit(sink_).ok());
+  }
+  EXPECT_LE(observer_.cached, 4u);
+  // The third open completes the rule only if acme's profile, pricing visit and two opens came
+  // back from the store.
+  Engage("o-3", "EMAIL_OPEN", 10);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  EXPECT_THAT(sink_.Ids(OutboundRecord::Topic::kRoutedLeads), SizeIs(1));
 }
 
 TEST_F(ProcessorTest, AnUnknownContentTypeIsDeadLettered) {

@@ -73,6 +73,14 @@ RocksDbStateStore::~RocksDbStateStore() {
   if (db_) (void)db_->Close();
 }
 
+absl::StatusOr<std::optional<std::string>> RocksDbStateStore::Get(absl::string_view key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), AccountRecordKey(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "reading state");
+  return value;
+}
+
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStateStore::Scan(
     absl::string_view key_prefix) {
   const std::string prefix = AccountRecordKey(key_prefix);

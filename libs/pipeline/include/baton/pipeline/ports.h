@@ -76,6 +76,8 @@ struct StateBatch {
 class StateStore {
  public:
   virtual ~StateStore() = default;
+  // Get reads one record; nullopt if there is none. Cheap for absent keys (bloom filters).
+  virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) = 0;
   // Scan returns every record whose key starts with `prefix`, as (the rest of the key, value)
   // pairs in key order: an account's records, or a range of the global directory.
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(

@@ -54,8 +54,9 @@ struct ProcessorOptions {
   std::string matched_topic = "abm.engagement-matched.v1";
   codec::DecodeOptions decode;
   codec::PayloadFormat output_format = codec::PayloadFormat::kProtobuf;
-  // Clean cached account states beyond this many are evicted after a commit.
-  size_t max_cached_accounts = 100'000;
+  // Account states kept in memory between commits; beyond this, the least recently used clean
+  // ones are evicted after a commit. This, not the number of accounts, bounds Baton's memory.
+  size_t max_cached_accounts = 10'000;
 };
 
 // AccountKey is the key prefix of an account's stored records: the partition (4 bytes,
@@ -111,7 +112,13 @@ class Processor {
   StateStore& store_;
   Observer& observer_;
 
-  absl::flat_hash_map<std::string, core::Account> cache_;
+  struct Cached {
+    core::Account account;
+    // The commit unit that last used the account: eviction drops the least recently used.
+    uint64_t last_used = 0;
+  };
+  absl::flat_hash_map<std::string, Cached> cache_;
+  uint64_t unit_ = 0;
   // Directory writes of the unit being built (nullopt deletes), by full key.
   std::map<std::string, std::optional<std::string>> directory_writes_;
   std::optional<core::FreeMailDomains> free_mail_;

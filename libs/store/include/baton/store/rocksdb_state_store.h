@@ -45,6 +45,7 @@ class RocksDbStateStore final : public pipeline::StateStore {
   static absl::StatusOr<std::unique_ptr<RocksDbStateStore>> Open(const RocksDbOptions& options);
   ~RocksDbStateStore() override;
 
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
       absl::string_view prefix) override;
   absl::StatusOr<std::optional<int64_t>> LoadOffset(const pipeline::TopicPartition& tp) override;
