@@ -18,6 +18,7 @@
 #include "baton/core/engine.h"
 #include "baton/core/testing/canonical_rules.h"
 #include "baton/pipeline/processor.h"
+#include "baton/rules/rule_file.h"
 #include "baton/store/rocksdb_state_store.h"
 #include "workload.h"
 
@@ -74,7 +75,8 @@ struct Run {
 };
 
 Run RunOnce(const bench::Workload& w, const bench::WorkloadOptions& wo, int commit_every,
-            size_t cache, const std::filesystem::path& dir) {
+            size_t cache, const std::filesystem::path& dir,
+            std::shared_ptr<const core::RuleSet> rules) {
   std::filesystem::remove_all(dir);
   auto store = store::RocksDbStateStore::Open({.path = dir.string()});
   if (!store.ok()) {
@@ -82,7 +84,7 @@ Run RunOnce(const bench::Workload& w, const bench::WorkloadOptions& wo, int comm
     std::exit(1);
   }
   core::FakeClock clock(wo.end + absl::Hours(1));
-  core::Engine engine(core::EngineOptions{}, core_testing::CanonicalRules(), clock);
+  core::Engine engine(core::EngineOptions{}, rules, clock);
   pipeline::ProcessorOptions po;
   po.max_cached_accounts = cache;
   NullObserver observer;
@@ -144,7 +146,7 @@ int main(int argc, char** argv) {
   bench::WorkloadOptions wo;
   int runs = 3;
   int commit_every = 20'000;
-  size_t cache = 100'000;
+  size_t cache = 10'000;
   std::string json_path;
   std::string dir = "/tmp/baton-core-bench";
   CLI::App app{"Baton core throughput benchmark"};
@@ -153,6 +155,7 @@ int main(int argc, char** argv) {
   app.add_option("--runs", runs)->capture_default_str();
   app.add_option("--seed", wo.seed)->capture_default_str();
   app.add_option("--zipf", wo.zipf_s)->capture_default_str();
+  app.add_option("--days", wo.days, "days of event time the stream spans")->capture_default_str();
   app.add_option("--json-fraction", wo.json_fraction, "share of messages sent as JSON")
       ->capture_default_str();
   app.add_option("--commit-every", commit_every, "input records per commit unit")
@@ -160,6 +163,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-cached-accounts", cache)->capture_default_str();
   app.add_option("--data-dir", dir)->capture_default_str();
   app.add_option("--json", json_path, "write results here");
+  std::string rules_path;
+  app.add_option("--rules", rules_path, "rule file (default: the canonical rule)");
   CLI11_PARSE(app, argc, argv);
 
   const absl::Time g0 = absl::Now();
@@ -169,7 +174,18 @@ int main(int argc, char** argv) {
 
   const double decode_rate = DecodeRate(w.stream);
   std::vector<Run> results;
-  for (int i = 0; i < runs; ++i) results.push_back(RunOnce(w, wo, commit_every, cache, dir));
+  std::shared_ptr<const core::RuleSet> rules = core_testing::CanonicalRules();
+  if (!rules_path.empty()) {
+    auto loaded = baton::rules::LoadRuleFile(rules_path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
+      return 1;
+    }
+    rules = *loaded;
+  }
+  for (int i = 0; i < runs; ++i) {
+    results.push_back(RunOnce(w, wo, commit_every, cache, dir, rules));
+  }
   std::filesystem::remove_all(dir);
 
   std::vector<double> rates;

@@ -37,8 +37,7 @@ int32_t PartitionOf(int account, int partitions) {
 }
 
 template <typename Event>
-Message Encode(const Event& e, bool engagement, int account, const WorkloadOptions& o,
-               bool json) {
+Message Encode(const Event& e, bool engagement, int account, const WorkloadOptions& o, bool json) {
   Message m;
   m.engagement = engagement;
   m.partition = PartitionOf(account, o.partitions);
@@ -54,7 +53,7 @@ Workload Generate(const WorkloadOptions& o) {
   std::mt19937_64 rng(o.seed);
   auto chance = [&](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
   auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
-  const absl::Time start = o.end - absl::Hours(24 * 30);
+  const absl::Time start = o.end - absl::Hours(24 * o.days);
   Workload w;
   std::vector<int> contacts(o.accounts);
   int64_t next_id = 0;
@@ -69,8 +68,10 @@ Workload Generate(const WorkloadOptions& o) {
     u->set_name(absl::StrCat("Account ", a, " Holdings"));
     u->add_domains(absl::StrCat("account", a, ".example"));
     const int t = pick(100);
-    u->set_tier(t < 15 ? baton::v1::TIER_1
-                       : t < 40 ? baton::v1::TIER_2 : t < 70 ? baton::v1::TIER_3 : baton::v1::NOT_ABM);
+    u->set_tier(t < 15   ? baton::v1::TIER_1
+                : t < 40 ? baton::v1::TIER_2
+                : t < 70 ? baton::v1::TIER_3
+                         : baton::v1::NOT_ABM);
     u->mutable_owners()->set_ae_id(absl::StrCat("ae-", a % 400));
     u->mutable_owners()->set_sdr_id(absl::StrCat("sdr-", a % 150));
     u->mutable_owners()->set_marketing_owner_id(absl::StrCat("mkt-", a % 40));
@@ -101,7 +102,7 @@ Workload Generate(const WorkloadOptions& o) {
   std::shuffle(account_of_rank.begin(), account_of_rank.end(), rng);
 
   w.stream.reserve(o.events);
-  const double step_s = 30.0 * 24 * 3600 / static_cast<double>(std::max<int64_t>(o.events, 1));
+  const double step_s = o.days * 24.0 * 3600 / static_cast<double>(std::max<int64_t>(o.events, 1));
   for (int64_t i = 0; i < o.events; ++i) {
     if (i > 0 && chance(o.duplicate_fraction)) {
       w.stream.push_back(w.stream[pick(static_cast<int>(std::min<int64_t>(i, 1 << 30)))]);

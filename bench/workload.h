@@ -4,8 +4,8 @@
 // 8–12 contacts holding buying-group roles. The stream opens with the CRM load (account and
 // contact upserts), then interleaves engagement (Zipf-skewed over accounts, the full event mix,
 // pricing visits among page visits) with CRM activity, deal-stage changes and dispositions,
-// across 30 days of event time. A few percent of events are late (event time up to 20 days
-// back) or re-sent duplicates. 80% of messages are binary protobuf, 20% JSON.
+// across 30 days (by default) of event time. A few percent of events are late (event time up to 20
+// days back) or re-sent duplicates. 80% of messages are binary protobuf, 20% JSON.
 //
 // Thread-safety: plain values.
 #pragma once
@@ -28,8 +28,9 @@ struct WorkloadOptions {
   double late_fraction = 0.02;
   double duplicate_fraction = 0.01;
   double json_fraction = 0.2;
-  // Event time of the last event; the stream spans the 30 days before it.
+  // Event time of the last event; the stream spans the `days` before it.
   absl::Time end = absl::FromUnixSeconds(1795168800);
+  int days = 30;
 };
 
 struct Message {

@@ -160,7 +160,9 @@ int Run(Flags flags) {
   // Static group membership: an instance that restarts (even after kill -9) gets its partitions
   // back at once instead of after the session timeout. The id must be stable for an instance
   // and unique in the group; by default it is derived from the host and the data directory.
-  if (flags.instance_id == "auto" && !embedded) {
+  if (kafka.properties.contains("group.instance.id")) {
+    flags.instance_id = "none";  // the operator's -X setting stands
+  } else if (flags.instance_id == "auto" && !embedded) {
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);
     const std::string dir = std::filesystem::weakly_canonical(flags.data_dir).string();

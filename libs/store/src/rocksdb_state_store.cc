@@ -56,7 +56,10 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.cache_index_and_filter_blocks = true;
+  // Index and filter blocks stay in the table readers, outside the block cache: in the cache
+  // they were evicted by data blocks and re-read (and re-decompressed) on almost every point
+  // read of a new account. They are small: about 1.3 bytes per key for the filter.
+  table.cache_index_and_filter_blocks = false;
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
   rocksdb::DB* raw = nullptr;
