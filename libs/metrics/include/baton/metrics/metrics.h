@@ -61,9 +61,9 @@ class PrometheusMetrics final : public pipeline::Observer {
   prometheus::Gauge& cached_accounts_;
   prometheus::Gauge& up_;
   prometheus::Family<prometheus::Counter>& rule_loads_;
+  prometheus::Gauge& rules_version_;
   prometheus::Family<prometheus::Counter>& matched_;
   prometheus::Counter& unmatched_;
-  prometheus::Gauge& rules_version_;
 };
 
 }  // namespace baton::metrics
