@@ -61,9 +61,9 @@ std::vector<StoredPart> Account::TakeChanges() {
   return changes;
 }
 
-void Account::AddEngagement(baton::internal::v1::EngagementRecord record) {
+void Account::AddEngagement(baton::internal::v1::EngagementRecord record, uint64_t event_id_hash) {
   const int64_t day_number = DayOf(record.time_ms());
-  engagement_ids_.insert(StableHash64({record.event_id()}));
+  engagement_ids_.insert(event_id_hash);
   ++record_count_;
   dirty_days_.insert(day_number);
   auto& day = days_[day_number];

@@ -52,8 +52,8 @@ const ContactState* FindContact(const AccountHead& head, absl::string_view conta
   return nullptr;
 }
 
-void ApplyEngagement(const EngagementEvent& e, Account& account, absl::Duration retention,
-                     Effects& effects) {
+void ApplyEngagement(const EngagementEvent& e, uint64_t id_hash, Account& account,
+                     absl::Duration retention, Effects& effects) {
   const int64_t t_ms = Millis(ToTime(e.event_time()));
   const int64_t watermark = account.head().watermark_ms();
   if (watermark != 0 && t_ms <= watermark - absl::ToInt64Milliseconds(retention)) {
@@ -72,7 +72,7 @@ void ApplyEngagement(const EngagementEvent& e, Account& account, absl::Duration 
   record.set_matched_by(e.matched_by() == baton::v1::MATCH_METHOD_UNSPECIFIED
                             ? baton::v1::ACCOUNT_ID
                             : e.matched_by());
-  account.AddEngagement(std::move(record));
+  account.AddEngagement(std::move(record), id_hash);
   AccountHead& head = account.mutable_head();
   head.set_last_marketing_touch_ms(std::max(head.last_marketing_touch_ms(), t_ms));
 }
@@ -378,7 +378,7 @@ absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, Account& account)
     account.mutable_head().set_account_id(std::string(AccountIdOf(event)));
   }
   if (engagement != nullptr) {
-    ApplyEngagement(*engagement, account, rules_->retention(), effects);
+    ApplyEngagement(*engagement, id_hash, account, rules_->retention(), effects);
     if (effects.late) return effects;
   } else {
     AccountHead& head = account.mutable_head();

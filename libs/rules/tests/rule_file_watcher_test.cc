@@ -35,8 +35,8 @@ class RuleFileWatcherTest : public ::testing::Test {
     const auto before = std::filesystem::exists(path_) ? std::filesystem::last_write_time(path_)
                                                        : std::filesystem::file_time_type::min();
     std::ofstream(path_) << text;
-    std::filesystem::last_write_time(path_, std::max(before + std::chrono::seconds(1),
-                                                     std::filesystem::last_write_time(path_)));
+    std::filesystem::last_write_time(
+        path_, std::max(before + std::chrono::seconds(1), std::filesystem::last_write_time(path_)));
   }
 
   std::filesystem::path path_;

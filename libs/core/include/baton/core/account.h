@@ -59,8 +59,10 @@ class Account {
     return engagement_ids_.contains(event_id_hash);
   }
 
-  // AddEngagement inserts a record at its place in time.
-  void AddEngagement(baton::internal::v1::EngagementRecord record);
+  // AddEngagement inserts a record at its place in time; `event_id_hash` is
+  // StableHash64({record.event_id()}), which the caller has already computed to check for a
+  // duplicate.
+  void AddEngagement(baton::internal::v1::EngagementRecord record, uint64_t event_id_hash);
 
   // DropEngagementUpTo deletes every record with time_ms <= horizon_ms (whole days where it
   // can), then, while more than `max_records` remain, the oldest days.
