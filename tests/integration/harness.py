@@ -151,18 +151,22 @@ class Topics:
     routed_leads: str
     alerts: str
     deadletter: str
+    matched: str
+    unmatched: str
 
     @classmethod
     def with_suffix(cls, suffix: str) -> "Topics":
         return cls(engagement=f"engagement-{suffix}", crm=f"crm-{suffix}",
                    routed_leads=f"routed-leads-{suffix}", alerts=f"alerts-{suffix}",
-                   deadletter=f"deadletter-{suffix}")
+                   deadletter=f"deadletter-{suffix}", matched=f"matched-{suffix}",
+                   unmatched=f"unmatched-{suffix}")
 
     def all(self) -> list[str]:
-        return [self.engagement, self.crm, self.routed_leads, self.alerts, self.deadletter]
+        return [self.engagement, self.crm, self.routed_leads, self.alerts, self.deadletter,
+                self.matched, self.unmatched]
 
     def outputs(self) -> list[str]:
-        return [self.routed_leads, self.alerts, self.deadletter]
+        return [self.routed_leads, self.alerts, self.deadletter, self.unmatched]
 
 
 # ------------------------------------------------------------------------------------- baton --
@@ -236,6 +240,8 @@ class Baton:
             "--routed-leads-topic", t.routed_leads,
             "--alerts-topic", t.alerts,
             "--deadletter-topic", t.deadletter,
+            "--matched-topic", t.matched,
+            "--unmatched-topic", t.unmatched,
             "--data-dir", str(self.data_dir),
             "--metrics-address", f"127.0.0.1:{self.metrics_port}",
             "--commit-interval-ms", "100",
@@ -289,7 +295,7 @@ class Baton:
         self.proc.send_signal(sig)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        want = 2 * PARTITIONS  # engagement + crm
+        want = 3 * PARTITIONS  # engagement + crm + the internal matched topic
 
         def ready() -> bool:
             self._check_alive("while starting")
@@ -397,11 +403,13 @@ class Delivery:
 
 
 class InputProducer:
-    """Produces input records keyed by account id. The partition comes from confluent-kafka's
-    default partitioner, so equal keys land in the same partition number of each topic."""
+    """Produces input records keyed by account id with the murmur2 partitioner, as README.md
+    ("Partitioning") asks of producers: equal keys land in the same partition number of each
+    topic, the same one Baton's re-keyed (matched) engagement goes to."""
 
     def __init__(self, bootstrap: str):
         self._p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+                            "partitioner": "murmur2_random",
                             "linger.ms": 5, "log.connection.close": False})
         self._pending: list[Delivery] = []
 
