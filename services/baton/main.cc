@@ -97,6 +97,7 @@ struct Flags {
   size_t block_cache_mb = 64;
   size_t write_buffer_mb = 32;
   size_t max_cached_accounts = 10'000;
+  std::string timers = "wall-clock";
 };
 
 int Fail(const std::string& what) {
@@ -206,6 +207,7 @@ int Run(Flags flags) {
                                         ? baton::codec::PayloadFormat::kJson
                                         : baton::codec::PayloadFormat::kProtobuf;
   processor_options.max_cached_accounts = flags.max_cached_accounts;
+  processor_options.timers_on_event_time = flags.timers == "event-time";
   baton::pipeline::Processor processor(processor_options, engine, **store, metrics);
 
   baton::kafka::LoopOptions loop_options;
@@ -291,6 +293,11 @@ int main(int argc, char** argv) {
   app.add_option("--block-cache-mb", flags.block_cache_mb)->capture_default_str();
   app.add_option("--write-buffer-mb", flags.write_buffer_mb)->capture_default_str();
   app.add_option("--max-cached-accounts", flags.max_cached_accounts)->capture_default_str();
+  app.add_option("--timers", flags.timers,
+                 "When SLA, stall and decision-date timers fire: on the wall clock (live), or on "
+                 "each partition's event time (replaying history gives the live run's alerts)")
+      ->check(CLI::IsMember({"wall-clock", "event-time"}))
+      ->capture_default_str();
   app.add_option("--scenario", flags.scenario,
                  "Demo only: scenario file instead of the bundled one")
       ->check(CLI::ExistingFile);

@@ -4,6 +4,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace baton::codec {
@@ -86,6 +88,21 @@ absl::Status ValidateEngagement(const EngagementEvent& e) {
   return absl::OkStatus();
 }
 
+// ValidatePeriod requires both ends, in Baton's accepted time range, start before end.
+absl::Status ValidatePeriod(const baton::v1::Period& p, absl::string_view field) {
+  if (!p.has_start() || !p.has_end()) {
+    return Invalid("missing_field", absl::StrCat(field, ".start and .end are required"));
+  }
+  const absl::Time start = core::ToTime(p.start());
+  const absl::Time end = core::ToTime(p.end());
+  if (start < absl::FromCivil(absl::CivilDay(2000, 1, 1), absl::UTCTimeZone()) ||
+      end > absl::FromCivil(absl::CivilDay(2200, 1, 1), absl::UTCTimeZone())) {
+    return Invalid("bad_timestamp", absl::StrCat(field, " must lie between 2000 and 2200"));
+  }
+  if (end <= start) return Invalid("invalid_value", absl::StrCat(field, " ends before it starts"));
+  return absl::OkStatus();
+}
+
 absl::Status ValidateCrm(const CrmEvent& e) {
   if (absl::Status s = ValidateCommon(e.event_id(), e.has_event_time(), e.source()); !s.ok()) {
     return s;
@@ -157,12 +174,38 @@ absl::Status ValidateCrm(const CrmEvent& e) {
       }
       return absl::OkStatus();
     }
+    case CrmEvent::kRepStatus: {
+      const auto& r = e.rep_status();
+      if (absl::Status s = RequireId(r.rep_id(), "rep_status.rep_id"); !s.ok()) return s;
+      for (int i = 0; i < r.out_of_office_size(); ++i) {
+        if (absl::Status s = ValidatePeriod(r.out_of_office(i),
+                                            absl::StrCat("rep_status.out_of_office[", i, "]"));
+            !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
+    }
+    case CrmEvent::kOutreachPlan: {
+      const auto& p = e.outreach_plan();
+      if (absl::Status s = RequireId(p.plan_id(), "outreach_plan.plan_id"); !s.ok()) return s;
+      if (absl::Status s = RequireId(p.account_id(), "outreach_plan.account_id"); !s.ok()) {
+        return s;
+      }
+      if (absl::Status s =
+              RequireEnum(p.kind(), baton::v1::OutreachKind_IsValid, "outreach_plan.kind");
+          !s.ok()) {
+        return s;
+      }
+      if (!p.has_period()) return Invalid("missing_field", "outreach_plan.period is required");
+      return ValidatePeriod(p.period(), "outreach_plan.period");
+    }
     case CrmEvent::PAYLOAD_NOT_SET:
       break;
   }
   return Invalid("missing_field",
                  "one of account_upsert, contact_upsert, deal_stage_change, sales_activity, "
-                 "handoff_disposition is required");
+                 "handoff_disposition, rep_status, outreach_plan is required");
 }
 
 template <typename Message>

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -15,6 +16,7 @@
 #include "absl/strings/str_replace.h"
 #include "baton/core/account.h"
 #include "baton/core/ids.h"
+#include "baton/core/routing.h"
 #include "baton/core/rules.h"
 #include "baton/core/url.h"
 #include "text.h"
@@ -82,9 +84,12 @@ void ApplyCrm(const CrmEvent& e, AccountHead& state) {
   switch (e.payload_case()) {
     case CrmEvent::kAccountUpsert:
       if (!state.has_profile() || t_ms >= state.profile_time_ms()) {
+        // Time in stage counts from the change of stage, not from every upsert.
+        if (!state.has_profile() || state.profile().stage() != e.account_upsert().stage()) {
+          state.set_stage_time_ms(t_ms);
+        }
         *state.mutable_profile() = e.account_upsert();
         state.set_profile_time_ms(t_ms);
-        state.set_stage_time_ms(t_ms);
       }
       break;
     case CrmEvent::kContactUpsert: {
@@ -115,24 +120,21 @@ void ApplyCrm(const CrmEvent& e, AccountHead& state) {
       }
       break;
     }
-    case CrmEvent::kSalesActivity:
-      if (!e.sales_activity().automated()) {
+    case CrmEvent::kSalesActivity: {
+      const auto& a = e.sales_activity();
+      if (!a.automated()) {
         state.set_last_sales_touch_ms(std::max(state.last_sales_touch_ms(), t_ms));
-      }
-      break;
-    case CrmEvent::kHandoffDisposition: {
-      const auto& d = e.handoff_disposition();
-      for (auto& h : *state.mutable_handoffs()) {
-        if (h.handoff_id() != d.handoff_id() || h.status() != baton::internal::v1::OPEN) {
-          continue;
+        if (a.kind() == baton::v1::CALL || a.kind() == baton::v1::MEETING) {
+          state.set_last_conversation_ms(std::max(state.last_conversation_ms(), t_ms));
         }
-        h.set_status(d.disposition() == baton::v1::ACCEPTED ? baton::internal::v1::ACCEPTED
-                                                            : baton::internal::v1::REJECTED);
-        h.set_rejection_reason(d.reason());
-        h.set_closed_at_ms(t_ms);
       }
       break;
     }
+    // Dispositions, outreach plans and rep status are applied by the engine itself (they route,
+    // alert and touch the team).
+    case CrmEvent::kHandoffDisposition:
+    case CrmEvent::kOutreachPlan:
+    case CrmEvent::kRepStatus:
     case CrmEvent::PAYLOAD_NOT_SET:
       break;
   }
@@ -224,64 +226,228 @@ baton::v1::EngagementSummary Summarize(const Account& account, absl::Duration wi
   return s;
 }
 
-// Route picks who takes a handoff: a sales-ready account goes to its AE; an early signal to its
-// SDR, else its AE. Returns the assignee and role, or empty when nobody can take it.
-std::pair<std::string, std::string> Route(const baton::config::v1::Rule& rule,
-                                          const baton::v1::AccountUpsert& profile) {
-  const auto& owners = profile.owners();
-  if (rule.level() == baton::v1::EARLY_SIGNAL && !owners.sdr_id().empty()) {
-    return {owners.sdr_id(), "SDR"};
-  }
-  if (!owners.ae_id().empty()) return {owners.ae_id(), "AE"};
-  return {};
+// Ctx is what the engine's steps share while applying one event or expiring timers.
+struct Ctx {
+  const RuleSet& rules;
+  const EngineOptions& opts;
+  Account& account;
+  Team& team;
+  Effects& effects;
+
+  const Policy& policy() const { return rules.policy(); }
+  AccountHead& head() { return account.mutable_head(); }
+};
+
+using baton::internal::v1::SlaState;
+
+std::string FormatMs(int64_t ms) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
 }
 
-// Handoff builds the outputs of a rule that fired and records the handoff in the account.
-void Handoff(const baton::config::v1::Rule& rule, const RuleMatch& match, const RuleSet& rules,
-             const InputEvent& cause, Account& account, const EngineOptions& opts,
-             Effects& effects) {
-  AccountHead& state = account.mutable_head();
+// AssignmentCause names one assignment of a handoff in alert ids: the handoff id for the first,
+// "<handoff id>:<n>" for the n-th reassignment.
+std::string AssignmentCause(const HandoffRecord& h) {
+  return h.assignment() == 0 ? h.handoff_id() : absl::StrCat(h.handoff_id(), ":", h.assignment());
+}
+
+baton::v1::Alert NewAlert(const AccountHead& head, const HandoffRecord* h,
+                          baton::v1::AlertKind kind, baton::v1::Severity severity, int64_t at_ms) {
+  baton::v1::Alert alert;
+  alert.set_kind(kind);
+  alert.set_severity(severity);
+  alert.set_account_id(head.account_id());
+  alert.set_account_name(head.profile().name());
+  alert.set_tier(head.profile().tier());
+  *alert.mutable_occurred_at() = MillisToTimestamp(at_ms);
+  if (h != nullptr) {
+    alert.set_handoff_id(h->handoff_id());
+    alert.set_rule_name(h->rule_name());
+    alert.set_assignee_id(h->assignee_id());
+    if (h->sla().deadline_ms() != 0) {
+      *alert.mutable_sla_deadline() = MillisToTimestamp(h->sla().deadline_ms());
+    }
+  }
+  return alert;
+}
+
+// AddRecipients adds each non-empty id once; with none, the marketing owner, else the
+// unrouted queue, so that no alert goes nowhere.
+void AddRecipients(baton::v1::Alert& alert, const std::vector<std::string>& ids,
+                   const AccountHead& head, const EngineOptions& opts) {
+  for (const std::string& id : ids) {
+    if (id.empty()) continue;
+    if (std::find(alert.recipients().begin(), alert.recipients().end(), id) ==
+        alert.recipients().end()) {
+      alert.add_recipients(id);
+    }
+  }
+  if (alert.recipients().empty()) {
+    const std::string& owner = head.profile().owners().marketing_owner_id();
+    alert.add_recipients(owner.empty() ? opts.unrouted_queue : owner);
+  }
+}
+
+std::string RepRelation(const Policy& policy, absl::string_view rep, bool backup) {
+  const baton::config::v1::Rep* r = policy.Rep(rep);
+  if (r == nullptr) return {};
+  return backup ? r->backup() : r->manager();
+}
+
+std::string Resolve(const Ctx& ctx, const HandoffRecord& h, baton::config::v1::Recipient r,
+                    const AccountHead& head) {
+  const auto& owners = head.profile().owners();
+  switch (r) {
+    case baton::config::v1::ASSIGNEE:
+      return h.assignee_id();
+    case baton::config::v1::MANAGER:
+      return RepRelation(ctx.policy(), h.assignee_id(), false);
+    case baton::config::v1::BACKUP:
+      return RepRelation(ctx.policy(), h.assignee_id(), true);
+    case baton::config::v1::ACCOUNT_AE:
+      return owners.ae_id();
+    case baton::config::v1::ACCOUNT_SDR:
+      return owners.sdr_id();
+    case baton::config::v1::ACCOUNT_MARKETING_OWNER:
+      return owners.marketing_owner_id();
+    default:
+      return {};
+  }
+}
+
+bool IsQueue(const HandoffRecord& h) { return h.assignee_role() == "QUEUE"; }
+
+// ArmSla starts the follow-up clock of the handoff's current assignment at `from_ms`, when a
+// policy applies to it and a rep (not a queue) holds it.
+void ArmSla(Ctx& ctx, HandoffRecord& h, int64_t from_ms) {
+  // A reassignment keeps the policy agreed when the handoff was made, and its place in the
+  // escalation chain.
+  std::optional<baton::config::v1::SlaPolicy> policy;
+  if (h.assignment() > 0) {
+    if (h.sla().has_policy()) policy = h.sla().policy();
+  } else if (const auto* p = ctx.policy().SlaFor(h.tier(), h.level())) {
+    policy = *p;
+  }
+  SlaState* sla = h.mutable_sla();
+  const int next_step = sla->next_step();
+  sla->Clear();
+  sla->set_next_step(next_step);
+  if (!policy || IsQueue(h) || h.assignee_id().empty()) return;
+  const BusinessCalendar calendar =
+      ctx.policy().CalendarFor(h.assignee_id(), ctx.team.Rep(h.assignee_id()));
+  const absl::Time from = absl::FromUnixMillis(from_ms);
+  const absl::Duration first = ToDuration(policy->first_follow_up());
+  *sla->mutable_policy() = *policy;
+  sla->set_status(baton::internal::v1::ARMED);
+  sla->set_deadline_ms(absl::ToUnixMillis(calendar.Add(from, first)));
+  if (policy->remind_at() > 0) {
+    sla->set_reminder_ms(absl::ToUnixMillis(calendar.Add(from, first * policy->remind_at())));
+  }
+}
+
+// EndSla stops the clock: `outcome` is "met" or "cancelled" for an armed SLA; after a breach
+// it only stops the escalation.
+void EndSla(Ctx& ctx, HandoffRecord& h, int64_t at_ms, bool follow_up) {
+  SlaState* sla = h.mutable_sla();
+  if (sla->status() == baton::internal::v1::ARMED) {
+    sla->set_status(follow_up && at_ms <= sla->deadline_ms() ? baton::internal::v1::MET
+                                                             : baton::internal::v1::CANCELLED);
+    ctx.effects.sla_outcomes.push_back(sla->status() == baton::internal::v1::MET ? "met"
+                                                                                 : "cancelled");
+  } else if (sla->status() != baton::internal::v1::BREACHED || sla->escalation_done()) {
+    return;
+  }
+  sla->set_escalation_done(true);
+  sla->set_reminder_ms(0);
+  sla->set_next_step_ms(0);
+  sla->set_ended_ms(at_ms);
+  if (follow_up)
+    ctx.effects.follow_up_times.push_back(absl::Milliseconds(at_ms - h.assigned_at_ms()));
+}
+
+// Close ends an open handoff (accepted, rejected, superseded): it no longer counts against its
+// assignee's cap, and its stored lead is no longer needed.
+void Close(Ctx& ctx, HandoffRecord& h, baton::internal::v1::HandoffStatus status, int64_t at_ms) {
+  if (h.status() == baton::internal::v1::OPEN && !IsQueue(h)) ctx.team.AddOpen(h.assignee_id(), -1);
+  h.set_status(status);
+  h.set_closed_at_ms(at_ms);
+}
+
+// FillLead fills what a lead says about the account and its assignee.
+void FillAssignee(baton::v1::RoutedLead& lead, const HandoffRecord& h, const RouteDecision& d) {
+  lead.set_assignee_id(d.assignee);
+  lead.set_assignee_role(d.role);
+  lead.clear_routing_path();
+  for (const std::string& step : d.path) lead.add_routing_path(step);
+  lead.clear_sla_deadline();
+  if (h.sla().deadline_ms() != 0) {
+    *lead.mutable_sla_deadline() = MillisToTimestamp(h.sla().deadline_ms());
+  }
+}
+
+std::string SlaPhrase(const HandoffRecord& h) {
+  if (h.sla().deadline_ms() == 0) return "";
+  return absl::StrCat("; follow up by ", FormatMs(h.sla().deadline_ms()));
+}
+
+// Handoff builds the outputs of a rule that fired, routes it and records it in the account.
+void Handoff(Ctx& ctx, const baton::config::v1::Rule& rule, const RuleMatch& match,
+             const InputEvent& cause) {
+  AccountHead& state = ctx.head();
   const auto& profile = state.profile();
+  const RuleSet& rules = ctx.rules;
   const std::string handoff_id = HandoffId(state.account_id(), rule.name(), EventIdOf(cause));
   const std::string reason = absl::StrJoin(match.facts, "; ");
   const std::string level =
       rule.level() == baton::v1::SALES_READY ? "sales-ready" : "showing an early signal";
+  const int64_t now_ms = Millis(EventTimeOf(cause));
+
+  // A higher level replaces an open lower-level handoff (an early signal upgraded).
+  for (HandoffRecord& h : *state.mutable_handoffs()) {
+    if (h.status() == baton::internal::v1::OPEN && h.level() < rule.level()) {
+      EndSla(ctx, h, now_ms, /*follow_up=*/false);
+      Close(ctx, h, baton::internal::v1::SUPERSEDED, now_ms);
+      h.clear_lead();
+    }
+  }
 
   HandoffRecord* record = state.add_handoffs();
   record->set_handoff_id(handoff_id);
   record->set_rule_name(rule.name());
   record->set_fired_at_ms(state.watermark_ms());
   record->set_level(rule.level());
-  // Keep only the latest handoff per rule: the cooldown needs nothing older.
+  record->set_tier(profile.tier());
+  // Keep only the latest handoff per rule: the cooldown needs nothing older, and an older one
+  // of the same rule is closed (an open one would have blocked this one).
   auto* handoffs = state.mutable_handoffs();
   for (int i = handoffs->size() - 2; i >= 0; --i) {
     if (handoffs->Get(i).rule_name() == rule.name()) handoffs->DeleteSubrange(i, 1);
   }
+  record = &handoffs->at(handoffs->size() - 1);
 
-  baton::v1::Alert alert;
-  alert.set_account_id(state.account_id());
-  alert.set_account_name(profile.name());
-  alert.set_handoff_id(handoff_id);
-  alert.set_tier(profile.tier());
-  alert.set_rule_name(rule.name());
+  const RouteDecision d =
+      Route(ctx.policy(), ctx.team, ctx.policy().RouteFor(profile.tier(), rule.level()),
+            profile.owners(), EventTimeOf(cause));
+  baton::v1::Alert alert = NewAlert(state, record, baton::v1::HANDOFF, baton::v1::INFO, now_ms);
   *alert.mutable_occurred_at() = ToTimestamp(EventTimeOf(cause));
 
-  const auto [assignee, role] = Route(rule, profile);
-  if (assignee.empty()) {
+  if (d.assignee.empty()) {
     record->set_status(baton::internal::v1::ROUTING_FAILED);
     alert.set_alert_id(AlertId("routing_failure", handoff_id));
     alert.set_kind(baton::v1::ROUTING_FAILURE);
     alert.set_severity(baton::v1::CRITICAL);
-    const std::string& owner = profile.owners().marketing_owner_id();
-    alert.add_recipients(owner.empty() ? opts.unrouted_queue : owner);
-    alert.set_summary(absl::StrCat(
-        profile.name(), " (", TierName(profile.tier()), ") is ", level, " but has no ",
-        rule.level() == baton::v1::EARLY_SIGNAL ? "SDR or AE" : "AE", " to route to: ", reason));
-    effects.alerts.push_back(std::move(alert));
+    AddRecipients(alert, {profile.owners().marketing_owner_id()}, state, ctx.opts);
+    alert.set_summary(absl::StrCat(profile.name(), " (", TierName(profile.tier()), ") is ", level,
+                                   " but nobody can take it (", absl::StrJoin(d.path, "; "),
+                                   "): ", reason));
+    ctx.effects.alerts.push_back(std::move(alert));
     return;
   }
   record->set_status(baton::internal::v1::OPEN);
-  record->set_assignee_id(assignee);
+  record->set_assignee_id(d.assignee);
+  record->set_assignee_role(d.role);
+  record->set_assigned_at_ms(now_ms);
+  if (!d.queue) ctx.team.AddOpen(d.assignee, +1);
+  ArmSla(ctx, *record, now_ms);
 
   baton::v1::RoutedLead lead;
   lead.set_lead_id(LeadId(handoff_id));
@@ -292,11 +458,11 @@ void Handoff(const baton::config::v1::Rule& rule, const RuleMatch& match, const 
   lead.set_selection_reason(profile.selection_reason());
   lead.set_icp_fit(profile.icp_fit());
   lead.set_stage(profile.stage());
-  lead.set_assignee_id(assignee);
-  lead.set_assignee_role(role);
-  lead.add_routing_path(absl::StrCat(TierName(profile.tier()), " ",
-                                     baton::v1::QualificationLevel_Name(rule.level()),
-                                     " -> account ", role, " ", assignee));
+  RouteDecision shown = d;
+  shown.path.insert(shown.path.begin(),
+                    absl::StrCat(TierName(profile.tier()), " ",
+                                 baton::v1::QualificationLevel_Name(rule.level())));
+  FillAssignee(lead, *record, shown);
   lead.set_rule_name(rule.name());
   lead.set_rule_version(rules.version());
   lead.set_qualification_level(rule.level());
@@ -312,7 +478,7 @@ void Handoff(const baton::config::v1::Rule& rule, const RuleMatch& match, const 
   } else if (match.contact.find('@') != std::string::npos) {
     contact->set_email(match.contact);
   }
-  *lead.mutable_engagement() = Summarize(account, match.summary_window, rules);
+  *lead.mutable_engagement() = Summarize(ctx.account, match.summary_window, rules);
   lead.set_recommended_message(absl::StrReplaceAll(
       rule.message(), {{"{account_name}", profile.name()},
                        {"{tier}", TierName(profile.tier())},
@@ -323,20 +489,388 @@ void Handoff(const baton::config::v1::Rule& rule, const RuleMatch& match, const 
                        {"{rule}", rule.name()}}));
   *lead.mutable_triggered_at() = ToTimestamp(EventTimeOf(cause));
   *lead.mutable_owners() = profile.owners();
+  *record->mutable_lead() = lead;
 
   alert.set_alert_id(AlertId("handoff", handoff_id));
-  alert.set_kind(baton::v1::HANDOFF);
-  alert.set_severity(baton::v1::INFO);
-  alert.add_recipients(assignee);
+  alert.set_assignee_id(d.assignee);
+  AddRecipients(alert, {d.assignee}, state, ctx.opts);
   alert.set_summary(absl::StrCat(profile.name(), " (", TierName(profile.tier()), ") is ", level,
-                                 " for ", role, " ", assignee, ": ", reason));
-  effects.leads.push_back(std::move(lead));
-  effects.alerts.push_back(std::move(alert));
+                                 " for ", d.role, " ", d.assignee, ": ", reason,
+                                 SlaPhrase(*record)));
+  ctx.effects.leads.push_back(std::move(lead));
+  ctx.effects.alerts.push_back(std::move(alert));
+}
+
+// Recycle sends a rejected account back to nurture: a lead for the recycle queue with the
+// handoff's context, and no new handoff until the cooldown has passed.
+void Recycle(Ctx& ctx, HandoffRecord& h, const baton::v1::HandoffDisposition& d, int64_t at_ms) {
+  AccountHead& head = ctx.head();
+  head.set_recycled_until_ms(
+      std::max(head.recycled_until_ms(),
+               at_ms + absl::ToInt64Milliseconds(ctx.policy().recycle_cooldown())));
+  baton::v1::RoutedLead lead = h.lead();
+  lead.set_lead_id(absl::StrCat(LeadId(h.handoff_id()), ":recycle"));
+  lead.set_previous_assignee_id(h.assignee_id());
+  RouteDecision to;
+  to.assignee = ctx.policy().recycle_queue();
+  to.role = "QUEUE";
+  to.path = {absl::StrCat("rejected by ", d.rep_id().empty() ? h.assignee_id() : d.rep_id(), " (",
+                          baton::v1::RejectionReason_Name(d.reason()), ")"),
+             absl::StrCat("recycle queue ", to.assignee)};
+  HandoffRecord none;
+  FillAssignee(lead, none, to);
+  ctx.effects.leads.push_back(std::move(lead));
+}
+
+void ApplyDisposition(Ctx& ctx, const baton::v1::HandoffDisposition& d, int64_t t_ms) {
+  AccountHead& head = ctx.head();
+  for (HandoffRecord& h : *head.mutable_handoffs()) {
+    if (h.handoff_id() != d.handoff_id() || h.status() != baton::internal::v1::OPEN) continue;
+    if (d.disposition() == baton::v1::ACCEPTED) {
+      EndSla(ctx, h, t_ms, /*follow_up=*/true);
+      Close(ctx, h, baton::internal::v1::ACCEPTED, t_ms);
+      h.clear_lead();
+      return;
+    }
+    EndSla(ctx, h, t_ms, /*follow_up=*/false);
+    Close(ctx, h, baton::internal::v1::REJECTED, t_ms);
+    h.set_rejection_reason(d.reason());
+    const bool has_reason = d.reason() != baton::v1::REJECTION_REASON_UNSPECIFIED;
+    ctx.effects.rejections.push_back(has_reason ? baton::v1::RejectionReason_Name(d.reason())
+                                                : "NONE");
+    baton::v1::Alert alert = NewAlert(
+        head, &h, has_reason ? baton::v1::HANDOFF_REJECTED : baton::v1::REJECTION_WITHOUT_REASON,
+        has_reason ? baton::v1::INFO : baton::v1::WARNING, t_ms);
+    alert.set_alert_id(
+        AlertId(has_reason ? "handoff_rejected" : "rejection_without_reason", h.handoff_id()));
+    alert.set_rejection_reason(d.reason());
+    AddRecipients(alert, {head.profile().owners().marketing_owner_id()}, head, ctx.opts);
+    const std::string who = d.rep_id().empty() ? h.assignee_id() : d.rep_id();
+    alert.set_summary(
+        has_reason
+            ? absl::StrCat(head.profile().name(), ": ", who, " rejected handoff ", h.handoff_id(),
+                           " (", h.rule_name(), "): ", baton::v1::RejectionReason_Name(d.reason()),
+                           "; recycled to ", ctx.policy().recycle_queue())
+            : absl::StrCat(head.profile().name(), ": ", who, " rejected handoff ", h.handoff_id(),
+                           " (", h.rule_name(),
+                           ") without a reason code; ask for one (wrong account, weak role, bad "
+                           "timing, signal too light, missing context)"));
+    ctx.effects.alerts.push_back(std::move(alert));
+    Recycle(ctx, h, d, t_ms);
+    h.clear_lead();
+    return;
+  }
+}
+
+// ApplyFollowUp: a sales activity by a handoff's assignee, after it was assigned, satisfies
+// its SLA; one by anybody else does not.
+void ApplyFollowUp(Ctx& ctx, const baton::v1::SalesActivity& a, int64_t t_ms) {
+  if (!ctx.policy().CountsAsFollowUp(a.kind(), a.automated())) return;
+  for (HandoffRecord& h : *ctx.head().mutable_handoffs()) {
+    if (h.assignee_id() != a.rep_id() || t_ms < h.assigned_at_ms()) continue;
+    EndSla(ctx, h, t_ms, /*follow_up=*/true);
+  }
+}
+
+// ApplyOutreach records a campaign or sprint and raises one CONFLICT alert per overlapping
+// campaign-sprint pair.
+void ApplyOutreach(Ctx& ctx, const baton::v1::OutreachPlan& p, int64_t t_ms) {
+  AccountHead& head = ctx.head();
+  auto* windows = head.mutable_outreach();
+  for (int i = windows->size() - 1; i >= 0; --i) {
+    const auto& w = windows->Get(i);
+    // Replaced, withdrawn, or over.
+    if (w.plan_id() == p.plan_id() || w.end_ms() <= head.watermark_ms()) {
+      windows->DeleteSubrange(i, 1);
+    }
+  }
+  if (p.cancelled()) return;
+  baton::internal::v1::OutreachWindow window;
+  window.set_plan_id(p.plan_id());
+  window.set_kind(p.kind());
+  window.set_owner_id(p.owner_id());
+  window.set_start_ms(Millis(ToTime(p.period().start())));
+  window.set_end_ms(Millis(ToTime(p.period().end())));
+  window.set_name(p.name());
+  for (const auto& other : *windows) {
+    if (other.kind() == window.kind() || other.end_ms() <= window.start_ms() ||
+        window.end_ms() <= other.start_ms()) {
+      continue;
+    }
+    const auto& campaign = window.kind() == baton::v1::MARKETING_CAMPAIGN ? window : other;
+    const auto& sprint = window.kind() == baton::v1::MARKETING_CAMPAIGN ? other : window;
+    const uint64_t pair = StableHash64({campaign.plan_id(), sprint.plan_id()});
+    auto& alerted = *head.mutable_conflicts_alerted();
+    if (std::find(alerted.begin(), alerted.end(), pair) != alerted.end()) continue;
+    alerted.Add(pair);
+    if (alerted.size() > 64) alerted.erase(alerted.begin());
+    baton::v1::Alert alert = NewAlert(head, nullptr, baton::v1::CONFLICT, baton::v1::WARNING, t_ms);
+    alert.set_alert_id(AlertId("conflict", absl::StrCat(head.account_id(), ":", campaign.plan_id(),
+                                                        "+", sprint.plan_id())));
+    const auto& owners = head.profile().owners();
+    AddRecipients(
+        alert,
+        {owners.ae_id(), owners.marketing_owner_id(), campaign.owner_id(), sprint.owner_id()}, head,
+        ctx.opts);
+    const int64_t from = std::max(campaign.start_ms(), sprint.start_ms());
+    const int64_t to = std::min(campaign.end_ms(), sprint.end_ms());
+    alert.set_summary(
+        absl::StrCat(head.profile().name(), ": marketing campaign ", campaign.plan_id(),
+                     campaign.name().empty() ? "" : absl::StrCat(" (", campaign.name(), ")"),
+                     " overlaps sales sprint ", sprint.plan_id(),
+                     sprint.name().empty() ? "" : absl::StrCat(" (", sprint.name(), ")"), " from ",
+                     FormatMs(from), " to ", FormatMs(to), "; agree who goes first"));
+    ctx.effects.alerts.push_back(std::move(alert));
+  }
+  *windows->Add() = std::move(window);
+}
+
+// ---- Timers -----------------------------------------------------------------------------------
+
+enum class TimerKind { kReminder = 0, kDeadline = 1, kEscalation = 2, kStall = 3, kDecision = 4 };
+
+struct Due {
+  int64_t at_ms = 0;
+  TimerKind kind = TimerKind::kReminder;
+  int handoff = -1;  // index into head.handoffs for SLA timers
+  friend bool operator<(const Due& a, const Due& b) {
+    return std::tie(a.at_ms, a.kind, a.handoff) < std::tie(b.at_ms, b.kind, b.handoff);
+  }
+};
+
+int64_t StallBase(const AccountHead& head) {
+  return std::max(
+      {head.last_marketing_touch_ms(), head.last_sales_touch_ms(), head.stage_time_ms()});
+}
+
+// Earliest is the account's earliest pending timer.
+std::optional<Due> Earliest(const RuleSet& rules, const AccountHead& head) {
+  std::optional<Due> best;
+  auto consider = [&best](Due d) {
+    if (d.at_ms != 0 && (!best || d < *best)) best = d;
+  };
+  for (int i = 0; i < head.handoffs_size(); ++i) {
+    const SlaState& sla = head.handoffs(i).sla();
+    if (sla.status() == baton::internal::v1::ARMED) {
+      if (sla.reminder_ms() != 0) consider({sla.reminder_ms(), TimerKind::kReminder, i});
+      consider({sla.deadline_ms(), TimerKind::kDeadline, i});
+    } else if (sla.status() == baton::internal::v1::BREACHED && !sla.escalation_done()) {
+      consider({sla.next_step_ms(), TimerKind::kEscalation, i});
+    }
+  }
+  if (!head.has_profile()) return best;
+  const Policy& policy = rules.policy();
+  if (std::optional<absl::Duration> after =
+          policy.StallAfter(rules.CanonicalStage(head.profile().stage()))) {
+    const int64_t base = StallBase(head);
+    if (base != 0 && head.stall_alerted_touch_ms() != base) {
+      consider({base + absl::ToInt64Milliseconds(*after), TimerKind::kStall, -1});
+    }
+  }
+  if (head.profile().has_decision_date() && policy.ConversationWithin()) {
+    const int64_t date = Millis(ToTime(head.profile().decision_date()));
+    if (date > 0 && head.decision_alerted_ms() != date) {
+      consider({date, TimerKind::kDecision, -1});
+    }
+  }
+  return best;
+}
+
+// Reassign moves a breached handoff to the backup or manager of its assignee, with a new lead
+// and a new SLA. Returns the new assignee, or "" (with why) when nobody could take it.
+std::string Reassign(Ctx& ctx, HandoffRecord& h, baton::config::v1::Recipient to, int level,
+                     int64_t at_ms, std::string& why) {
+  baton::config::v1::Target target;
+  if (to == baton::config::v1::BACKUP) {
+    target.set_backup(true);
+  } else {
+    target.set_manager(true);
+  }
+  baton::config::v1::Target current;
+  current.set_rep(h.assignee_id());
+  // Route from the current assignee (named first so backup/manager refer to them) while never
+  // picking them again.
+  RouteDecision d = Route(ctx.policy(), ctx.team, {current, target}, {},
+                          absl::FromUnixMillis(at_ms), h.assignee_id());
+  if (d.assignee.empty() || d.queue) {
+    why = absl::StrJoin(d.path, "; ");
+    return "";
+  }
+  const std::string previous = h.assignee_id();
+  ctx.team.AddOpen(previous, -1);
+  ctx.team.AddOpen(d.assignee, +1);
+  h.set_assignee_id(d.assignee);
+  h.set_assignee_role(d.role);
+  h.set_assignment(h.assignment() + 1);
+  h.set_assigned_at_ms(at_ms);
+  ArmSla(ctx, h, at_ms);
+
+  baton::v1::RoutedLead lead = h.lead();
+  lead.set_lead_id(absl::StrCat(LeadId(h.handoff_id()), ":", h.assignment()));
+  lead.set_assignment(h.assignment());
+  lead.set_previous_assignee_id(previous);
+  d.path.insert(d.path.begin(), absl::StrCat("escalation ", level, ": no follow-up by ", previous));
+  FillAssignee(lead, h, d);
+  *h.mutable_lead() = lead;
+  ctx.effects.leads.push_back(std::move(lead));
+  return d.assignee;
+}
+
+void Fire(Ctx& ctx, const Due& due) {
+  AccountHead& head = ctx.head();
+  const std::string& name = head.profile().name();
+  ctx.effects.timers_fired.push_back(absl::FromUnixMillis(due.at_ms));
+  switch (due.kind) {
+    case TimerKind::kReminder: {
+      HandoffRecord& h = head.mutable_handoffs()->at(due.handoff);
+      h.mutable_sla()->set_reminder_ms(0);
+      baton::v1::Alert alert =
+          NewAlert(head, &h, baton::v1::SLA_REMINDER, baton::v1::WARNING, due.at_ms);
+      alert.set_alert_id(AlertId("sla_reminder", AssignmentCause(h)));
+      AddRecipients(alert, {h.assignee_id()}, head, ctx.opts);
+      alert.set_summary(absl::StrCat(name, " (", TierName(head.profile().tier()),
+                                     "): follow up on handoff ", h.handoff_id(), " by ",
+                                     FormatMs(h.sla().deadline_ms())));
+      ctx.effects.alerts.push_back(std::move(alert));
+      return;
+    }
+    case TimerKind::kDeadline: {
+      HandoffRecord& h = head.mutable_handoffs()->at(due.handoff);
+      SlaState* sla = h.mutable_sla();
+      sla->set_status(baton::internal::v1::BREACHED);
+      sla->set_reminder_ms(0);
+      ctx.effects.sla_outcomes.push_back("breached");
+      baton::v1::Alert alert =
+          NewAlert(head, &h, baton::v1::SLA_BREACH, baton::v1::CRITICAL, due.at_ms);
+      alert.set_alert_id(AlertId("sla_breach", AssignmentCause(h)));
+      AddRecipients(alert, {h.assignee_id()}, head, ctx.opts);
+      alert.set_summary(absl::StrCat(name, " (", TierName(head.profile().tier()),
+                                     "): ", h.assignee_id(), " did not follow up on handoff ",
+                                     h.handoff_id(), " by ", FormatMs(sla->deadline_ms())));
+      ctx.effects.alerts.push_back(std::move(alert));
+      if (sla->next_step() < sla->policy().escalation_size()) {
+        const BusinessCalendar calendar =
+            ctx.policy().CalendarFor(h.assignee_id(), ctx.team.Rep(h.assignee_id()));
+        sla->set_next_step_ms(absl::ToUnixMillis(
+            calendar.Add(absl::FromUnixMillis(sla->deadline_ms()),
+                         ToDuration(sla->policy().escalation(sla->next_step()).after()))));
+        // Due at the breach itself: never before it.
+        sla->set_next_step_ms(std::max(sla->next_step_ms(), sla->deadline_ms()));
+      } else {
+        sla->set_escalation_done(true);
+      }
+      return;
+    }
+    case TimerKind::kEscalation: {
+      HandoffRecord& h = head.mutable_handoffs()->at(due.handoff);
+      SlaState* sla = h.mutable_sla();
+      const int index = sla->next_step();
+      const baton::config::v1::EscalationStep step = sla->policy().escalation(index);
+      const int level = index + 1;
+      baton::v1::Alert alert =
+          NewAlert(head, &h, baton::v1::ESCALATION, baton::v1::CRITICAL, due.at_ms);
+      alert.set_alert_id(AlertId("escalation", h.handoff_id(), level));
+      alert.set_escalation_level(level);
+      std::vector<std::string> recipients;
+      for (int r : step.notify()) {
+        recipients.push_back(Resolve(ctx, h, static_cast<baton::config::v1::Recipient>(r), head));
+      }
+      const std::string previous = h.assignee_id();
+      std::string text =
+          absl::StrCat(name, " (", TierName(head.profile().tier()), "): handoff ", h.handoff_id(),
+                       " still has no follow-up from ", previous, " (due ",
+                       FormatMs(sla->deadline_ms()), "); escalation ", level);
+      sla->set_next_step(index + 1);
+      if (step.reassign_to() != baton::config::v1::RECIPIENT_UNSPECIFIED) {
+        std::string why;
+        const std::string to = Reassign(ctx, h, step.reassign_to(), level, due.at_ms, why);
+        if (to.empty()) {
+          absl::StrAppend(&text, "; could not reassign: ", why);
+        } else {
+          absl::StrAppend(&text, "; reassigned to ", to, ", follow up by ",
+                          FormatMs(h.sla().deadline_ms()));
+          recipients.push_back(to);
+          alert.set_assignee_id(to);
+          *alert.mutable_sla_deadline() = MillisToTimestamp(h.sla().deadline_ms());
+        }
+      }
+      AddRecipients(alert, recipients, head, ctx.opts);
+      alert.set_summary(std::move(text));
+      ctx.effects.alerts.push_back(std::move(alert));
+      // After a reassignment the new SLA is armed; the next step waits for its breach.
+      if (h.sla().status() == baton::internal::v1::BREACHED) {
+        SlaState* s = h.mutable_sla();
+        if (s->next_step() < s->policy().escalation_size()) {
+          const BusinessCalendar calendar =
+              ctx.policy().CalendarFor(h.assignee_id(), ctx.team.Rep(h.assignee_id()));
+          s->set_next_step_ms(std::max(
+              due.at_ms, absl::ToUnixMillis(calendar.Add(
+                             absl::FromUnixMillis(s->deadline_ms()),
+                             ToDuration(s->policy().escalation(s->next_step()).after())))));
+        } else {
+          s->set_escalation_done(true);
+          s->set_next_step_ms(0);
+        }
+      }
+      return;
+    }
+    case TimerKind::kStall: {
+      const int64_t base = StallBase(head);
+      head.set_stall_alerted_touch_ms(base);
+      baton::v1::Alert alert =
+          NewAlert(head, nullptr, baton::v1::STALLED_ACCOUNT, baton::v1::WARNING, due.at_ms);
+      alert.set_alert_id(AlertId("stalled", absl::StrCat(head.account_id(), "@", base)));
+      const auto& owners = head.profile().owners();
+      AddRecipients(alert, {owners.ae_id(), owners.marketing_owner_id()}, head, ctx.opts);
+      alert.set_summary(absl::StrCat(name, " (", TierName(head.profile().tier()),
+                                     ") is stalled in stage ", head.profile().stage(),
+                                     ": no marketing or sales touch since ", FormatMs(base)));
+      ctx.effects.alerts.push_back(std::move(alert));
+      return;
+    }
+    case TimerKind::kDecision: {
+      head.set_decision_alerted_ms(due.at_ms);
+      const absl::Duration within = *ctx.policy().ConversationWithin();
+      if (head.last_conversation_ms() >= due.at_ms - absl::ToInt64Milliseconds(within)) return;
+      baton::v1::Alert alert =
+          NewAlert(head, nullptr, baton::v1::DECISION_DATE_PASSED, baton::v1::WARNING, due.at_ms);
+      alert.set_alert_id(
+          AlertId("decision_date_passed", absl::StrCat(head.account_id(), "@", due.at_ms)));
+      const auto& owners = head.profile().owners();
+      AddRecipients(alert, {owners.ae_id(), owners.marketing_owner_id()}, head, ctx.opts);
+      alert.set_summary(absl::StrCat(name, " (", TierName(head.profile().tier()),
+                                     "): the decision date ", FormatMs(due.at_ms),
+                                     " passed with no sales conversation in the ",
+                                     FormatWindow(within), " before it; pause the account"));
+      ctx.effects.alerts.push_back(std::move(alert));
+      return;
+    }
+  }
+}
+
+// ExpireUpTo fires every timer due at or before `now_ms`, earliest first.
+void ExpireUpTo(Ctx& ctx, int64_t now_ms) {
+  // Each firing moves its timer forward or removes it; the bound only guards against a bug
+  // turning into an endless loop.
+  for (int i = 0; i < 10'000; ++i) {
+    std::optional<Due> due = Earliest(ctx.rules, ctx.account.head());
+    if (!due || due->at_ms > now_ms) return;
+    Fire(ctx, *due);
+  }
+}
+
+// RecordDeadline stores the earliest due time in the head, touching it only on change.
+void RecordDeadline(const RuleSet& rules, Account& account) {
+  std::optional<Due> due = Earliest(rules, account.head());
+  const int64_t at = due ? due->at_ms : 0;
+  if (account.head().timer_due_ms() != at) account.mutable_head().set_timer_due_ms(at);
 }
 
 // Blocked is true when `rule` may not fire now: an open handoff at the same or a higher level
-// (a higher level may upgrade an open early signal), or the rule's own cooldown.
+// (a higher level may upgrade an open early signal), the rule's own cooldown, or a rejection's
+// recycling cooldown.
 bool Blocked(const baton::config::v1::Rule& rule, const RuleSet& rules, const AccountHead& head) {
+  if (head.watermark_ms() < head.recycled_until_ms()) return true;
   for (const HandoffRecord& h : head.handoffs()) {
     if (h.status() == baton::internal::v1::OPEN && h.level() >= rule.level()) return true;
     if (h.rule_name() == rule.name() &&
@@ -354,7 +888,7 @@ Engine::Engine(EngineOptions options, std::shared_ptr<const RuleSet> rules, cons
 
 void Engine::SetRules(std::shared_ptr<const RuleSet> rules) { rules_ = std::move(rules); }
 
-absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, Account& account) const {
+absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, Account& account, Team& team) const {
   const absl::Time t = EventTimeOf(event);
   if (t < kEarliestEventTime) {
     return absl::InvalidArgumentError(
@@ -365,6 +899,20 @@ absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, Account& account)
         absl::StrCat("bad_timestamp: event_time ", absl::FormatTime(t), " is in the future"));
   }
   Effects effects;
+  const int64_t t_ms = Millis(t);
+  if (const auto* crm = std::get_if<CrmEvent>(&event); crm != nullptr && crm->has_rep_status()) {
+    // Idempotent by time: an older status than the one applied changes nothing.
+    const auto& status = crm->rep_status();
+    const baton::internal::v1::RepState* known = team.Rep(status.rep_id());
+    if (known == nullptr || t_ms >= known->status_time_ms()) {
+      auto& rep = team.MutableRep(status.rep_id());
+      *rep.mutable_status() = status;
+      rep.set_status_time_ms(t_ms);
+    } else {
+      effects.duplicate = true;
+    }
+    return effects;
+  }
   const uint64_t id_hash = StableHash64({EventIdOf(event)});
   const auto* engagement = std::get_if<EngagementEvent>(&event);
   const auto& crm_seen = account.head().crm_seen();
@@ -377,33 +925,61 @@ absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, Account& account)
   if (account.head().account_id().empty()) {
     account.mutable_head().set_account_id(std::string(AccountIdOf(event)));
   }
+  const RuleSet& rules = *rules_;
+  Ctx ctx{rules, options_, account, team, effects};
+  // Timers due before this event fire first, whenever the event is processed.
+  ExpireUpTo(ctx, t_ms - 1);
   if (engagement != nullptr) {
-    ApplyEngagement(*engagement, id_hash, account, rules_->retention(), effects);
-    if (effects.late) return effects;
+    ApplyEngagement(*engagement, id_hash, account, rules.retention(), effects);
+    if (effects.late) {
+      RecordDeadline(rules, account);
+      return effects;
+    }
   } else {
+    const auto& crm = std::get<CrmEvent>(event);
     AccountHead& head = account.mutable_head();
-    ApplyCrm(std::get<CrmEvent>(event), head);
+    ApplyCrm(crm, head);
+    if (crm.has_handoff_disposition()) ApplyDisposition(ctx, crm.handoff_disposition(), t_ms);
+    if (crm.has_sales_activity()) ApplyFollowUp(ctx, crm.sales_activity(), t_ms);
+    if (crm.has_outreach_plan()) ApplyOutreach(ctx, crm.outreach_plan(), t_ms);
     head.add_crm_seen(id_hash);
     const int over = head.crm_seen_size() - options_.max_seen_crm_events;
     if (over > 0)
       head.mutable_crm_seen()->erase(head.crm_seen().begin(), head.crm_seen().begin() + over);
   }
   AccountHead& head = account.mutable_head();
-  head.set_watermark_ms(std::max(head.watermark_ms(), absl::ToUnixMillis(t)));
-  account.DropEngagementUpTo(head.watermark_ms() - absl::ToInt64Milliseconds(rules_->retention()),
+  head.set_watermark_ms(std::max(head.watermark_ms(), t_ms));
+  account.DropEngagementUpTo(head.watermark_ms() - absl::ToInt64Milliseconds(rules.retention()),
                              options_.max_engagement_records);
 
   // The first rule by priority that holds and is not blocked makes the handoff.
-  const RuleSet& rules = *rules_;
   for (int index : rules.order()) {
     const baton::config::v1::Rule& rule = rules.file().rules(index);
     if (Blocked(rule, rules, account.head())) continue;
     if (std::optional<RuleMatch> match = rules.Evaluate(rule, account)) {
-      Handoff(rule, *match, rules, event, account, options_, effects);
+      Handoff(ctx, rule, *match, event);
       break;
     }
   }
+  RecordDeadline(rules, account);
   return effects;
+}
+
+Effects Engine::Expire(Account& account, Team& team, absl::Time now) const {
+  Effects effects;
+  const RuleSet& rules = *rules_;
+  std::optional<Due> due = Earliest(rules, account.head());
+  if (due && due->at_ms <= Millis(now)) {
+    Ctx ctx{rules, options_, account, team, effects};
+    ExpireUpTo(ctx, Millis(now));
+  }
+  RecordDeadline(rules, account);
+  return effects;
+}
+
+absl::Time Engine::NextDeadline(const Account& account) const {
+  std::optional<Due> due = Earliest(*rules_, account.head());
+  return due ? absl::FromUnixMillis(due->at_ms) : absl::InfiniteFuture();
 }
 
 }  // namespace baton::core

@@ -15,6 +15,9 @@ absl::string_view CrmAccountId(const baton::v1::CrmEvent& e) {
       return e.sales_activity().account_id();
     case baton::v1::CrmEvent::kHandoffDisposition:
       return e.handoff_disposition().account_id();
+    case baton::v1::CrmEvent::kOutreachPlan:
+      return e.outreach_plan().account_id();
+    case baton::v1::CrmEvent::kRepStatus:  // names a rep, not an account
     case baton::v1::CrmEvent::PAYLOAD_NOT_SET:
       break;
   }

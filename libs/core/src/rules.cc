@@ -532,6 +532,7 @@ std::optional<RuleSet> RuleSet::Compile(RuleFile file, std::vector<RuleIssue>& i
               "must be a lowercase domain such as gmail.com");
     }
   }
+  set.policy_ = Policy::Compile(file, issues);
   if (!issues.empty()) return std::nullopt;
 
   set.file_ = std::move(file);

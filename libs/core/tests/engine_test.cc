@@ -68,7 +68,7 @@ class EngineTest : public ::testing::Test {
   }
 
   Effects MustApply(const InputEvent& e) {
-    absl::StatusOr<Effects> effects = engine_.Apply(e, state_);
+    absl::StatusOr<Effects> effects = engine_.Apply(e, state_, team_);
     EXPECT_TRUE(effects.ok()) << effects.status();
     return effects.ok() ? *effects : Effects{};
   }
@@ -87,6 +87,7 @@ class EngineTest : public ::testing::Test {
   FakeClock clock_;
   Engine engine_;
   Account state_;
+  Team team_;
   int next_id_ = 0;
 };
 
@@ -277,7 +278,7 @@ TEST_F(EngineTest, NoAeIsAnExplicitRoutingFailure) {
   ASSERT_THAT(effects.alerts, SizeIs(1));
   EXPECT_EQ(effects.alerts[0].kind(), baton::v1::ROUTING_FAILURE);
   EXPECT_THAT(effects.alerts[0].recipients(), ElementsAre("mkt-1"));
-  EXPECT_THAT(effects.alerts[0].summary(), HasSubstr("no AE"));
+  EXPECT_THAT(effects.alerts[0].summary(), HasSubstr("account AE: none"));
   EXPECT_THAT(Open().alerts, IsEmpty());  // one alert, not one per event
 }
 
@@ -306,7 +307,7 @@ TEST_F(EngineTest, AnEventFromTheFutureIsRejected) {
   e.set_account_id("acme");
   e.set_contact_id("c-1");
   e.set_type(baton::v1::EMAIL_OPEN);
-  absl::StatusOr<Effects> effects = engine_.Apply(e, state_);
+  absl::StatusOr<Effects> effects = engine_.Apply(e, state_, team_);
   EXPECT_EQ(effects.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(effects.status().message(), HasSubstr("bad_timestamp"));
   EXPECT_EQ(state_.record_count(), 0);

@@ -58,7 +58,7 @@ class RulesTest : public ::testing::Test {
   }
 
   Effects Apply(const InputEvent& e) {
-    absl::StatusOr<Effects> effects = engine_->Apply(e, account_);
+    absl::StatusOr<Effects> effects = engine_->Apply(e, account_, team_);
     EXPECT_TRUE(effects.ok()) << effects.status();
     return effects.ok() ? *effects : Effects{};
   }
@@ -120,6 +120,7 @@ class RulesTest : public ::testing::Test {
   FakeClock clock_;
   std::unique_ptr<Engine> engine_;
   core::Account account_;
+  core::Team team_;
   int next_id_ = 0;
   std::optional<absl::Time> decision_date_;
 };

@@ -130,11 +130,23 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
         spdlog::warn("consumer: {}", message->errstr());
         break;
     }
-    if (!faulted_ && processor_.PendingEvents() > 0 &&
-        (absl::Now() >= next_commit || processor_.PendingEvents() >= options_.max_unit_events)) {
+    const bool tick = absl::Now() >= next_commit;
+    if (tick && !faulted_ && !assignment_.empty()) {
+      // Timers fire on the clock even when no event arrives (DESIGN.md, invariant 6); what they
+      // emit commits with this unit.
+      std::vector<int32_t> partitions;
+      for (const auto& tp : assignment_) partitions.push_back(tp.partition);
+      std::sort(partitions.begin(), partitions.end());
+      partitions.erase(std::unique(partitions.begin(), partitions.end()), partitions.end());
+      if (absl::Status s = processor_.ExpireTimers(partitions, absl::Now()); !s.ok()) {
+        Fault("expiring timers", s);
+      }
+    }
+    if (!faulted_ && processor_.HasPending() &&
+        (tick || processor_.PendingEvents() >= options_.max_unit_events)) {
       CommitUnit();
       next_commit = absl::Now() + options_.commit_interval;
-    } else if (absl::Now() >= next_commit) {
+    } else if (tick) {
       next_commit = absl::Now() + options_.commit_interval;
     }
   }
@@ -151,7 +163,7 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
 }
 
 void ProcessingLoop::CommitUnit() {
-  if (processor_.PendingEvents() == 0) return;
+  if (!processor_.HasPending()) return;
   absl::StatusOr<pipeline::Offsets> offsets = processor_.Commit(sink_);
   if (!offsets.ok()) {
     Fault("committing", offsets.status());
@@ -160,6 +172,7 @@ void ProcessingLoop::CommitUnit() {
   backoff_ = absl::ZeroDuration();
   // The group's committed offsets follow the store's, for lag monitoring and as the start
   // position of an instance without local state.
+  if (offsets->empty()) return;  // a unit of timers only
   OwnedPartitions commit;
   for (const auto& [tp, offset] : *offsets) {
     commit.list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));

@@ -70,7 +70,30 @@ PrometheusMetrics::PrometheusMetrics()
                              "Engagement without an account id matched to an account, by method.")),
       unmatched_(CounterFamily(*registry_, "baton_events_unmatched_total",
                                "Engagement no account could be found for.")
-                     .Add({})) {
+                     .Add({})),
+      sla_outcomes_(CounterFamily(
+          *registry_, "baton_sla_outcomes_total",
+          "Follow-up SLAs that ended, by outcome (met, breached, cancelled); one per assignment.")),
+      rejections_(CounterFamily(*registry_, "baton_rejections_total",
+                                "Handoffs rejected by sales, by reason (NONE without one).")),
+      follow_up_seconds_(
+          prometheus::BuildHistogram()
+              .Name("baton_time_to_first_follow_up_seconds")
+              .Help("Time from routing a handoff to its first follow-up (speed to lead).")
+              .Register(*registry_)
+              .Add({}, prometheus::Histogram::BucketBoundaries{60, 300, 900, 1800, 3600, 7200,
+                                                               14400, 28800, 86400, 259200})),
+      timer_lateness_seconds_(
+          prometheus::BuildHistogram()
+              .Name("baton_timer_lateness_seconds")
+              .Help("How long after its due time a wall-clock timer (SLA reminder, breach, "
+                    "escalation, stall, decision date) fired.")
+              .Register(*registry_)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+                                                               30, 60})) {
+  for (const char* outcome : {"met", "breached", "cancelled"}) {
+    sla_outcomes_.Add({{"outcome", outcome}});
+  }
   matched_.Add({{"method", "KNOWN_CONTACT"}});
   matched_.Add({{"method", "EMAIL_DOMAIN"}});
   rule_loads_.Add({{"result", "ok"}});
@@ -123,6 +146,14 @@ void PrometheusMetrics::Committed(const pipeline::CommitStats& stats, absl::Dura
     matched_.Add({{"method", method}}).Increment(static_cast<double>(n));
   }
   unmatched_.Increment(static_cast<double>(stats.unmatched));
+  for (const auto& [outcome, n] : stats.sla_outcomes) {
+    sla_outcomes_.Add({{"outcome", outcome}}).Increment(static_cast<double>(n));
+  }
+  for (const auto& [reason, n] : stats.rejections) {
+    rejections_.Add({{"reason", reason}}).Increment(static_cast<double>(n));
+  }
+  for (double s : stats.follow_up_seconds) follow_up_seconds_.Observe(s);
+  for (double s : stats.timer_lateness_seconds) timer_lateness_seconds_.Observe(s);
   commits_.Increment();
   commit_seconds_.Observe(absl::ToDoubleSeconds(took));
   batch_events_.Observe(static_cast<double>(stats.events));

@@ -1,5 +1,7 @@
 #include "baton/pipeline/processor.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -55,6 +57,16 @@ std::string AccountKey(int32_t partition, absl::string_view account_id) {
   return key;
 }
 
+std::string TimerKey(int32_t partition, int64_t due_ms, absl::string_view account_id) {
+  std::string key = AccountKey(partition, "");
+  key.pop_back();
+  key.append("\x01t");
+  const auto due = static_cast<uint64_t>(due_ms);
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(due >> shift));
+  key.append(account_id.data(), account_id.size());
+  return key;
+}
+
 namespace {
 
 std::string PartSuffix(const core::StoredPart& part) {
@@ -100,6 +112,23 @@ absl::Status Processor::Process(const InputRecord& record) {
     return codec::DecodeInput(kind, record.value, *format, options_.decode);
   }();
 
+  if (event.ok()) {
+    absl::Time& latest = partition_time_[record.partition];
+    latest = std::max(latest, core::EventTimeOf(*event));
+  }
+  if (const auto* crm = event.ok() ? std::get_if<baton::v1::CrmEvent>(&*event) : nullptr;
+      crm != nullptr && crm->has_rep_status()) {
+    // A rep's status names no account: it changes the routing team only.
+    absl::StatusOr<core::Team*> team = Team();
+    if (!team.ok()) return team.status();
+    core::Account none;
+    absl::StatusOr<core::Effects> effects = engine_.Apply(*event, none, **team);
+    if (!effects.ok()) DeadLetter(record, effects.status());
+    offsets_[TopicPartition{std::string(record.topic), record.partition}] = record.offset + 1;
+    ++stats_.consumed_by_topic[std::string(record.topic)];
+    ++stats_.events;
+    return absl::OkStatus();
+  }
   if (event.ok() && core::AccountIdOf(*event).empty()) {
     if (record.topic != options_.engagement_topic) {
       event = absl::InvalidArgumentError("missing_field: account_id is required");
@@ -116,9 +145,13 @@ absl::Status Processor::Process(const InputRecord& record) {
     const absl::string_view account_id = core::AccountIdOf(*event);
     absl::StatusOr<core::Account*> account = Account(record.partition, account_id);
     if (!account.ok()) return account.status();
+    absl::StatusOr<core::Team*> team = Team();
+    if (!team.ok()) return team.status();
+    const int64_t due_before = (*account)->head().timer_due_ms();
     // On error the engine leaves the account untouched.
-    absl::StatusOr<core::Effects> effects = engine_.Apply(*event, **account);
+    absl::StatusOr<core::Effects> effects = engine_.Apply(*event, **account, **team);
     if (effects.ok()) {
+      IndexTimer(record.partition, **account, due_before);
       if (const auto* crm = std::get_if<baton::v1::CrmEvent>(&*event); crm && !effects->duplicate) {
         if (absl::Status s = UpdateDirectory(*crm); !s.ok()) return s;
       }
@@ -244,6 +277,7 @@ absl::Status Processor::Match(const InputRecord& record, baton::v1::EngagementEv
                          : free_mail
                              ? "no account id, unknown contact and a free-mail domain"
                              : "no account id, unknown contact and no account with this domain"});
+  out.headers.push_back({"baton-queue", engine_.rules().policy().unmatched_queue()});
   out.headers.push_back({"baton-source-topic", std::string(record.topic)});
   out.headers.push_back({"baton-source-partition", absl::StrCat(record.partition)});
   out.headers.push_back({"baton-source-offset", absl::StrCat(record.offset)});
@@ -338,6 +372,110 @@ void Processor::Stage(const core::Effects& effects, const std::string& account_i
       ++stats_.handoffs[{alert.rule_name(), baton::v1::Tier_Name(alert.tier())}];
     }
   }
+  for (const std::string& outcome : effects.sla_outcomes) ++stats_.sla_outcomes[outcome];
+  for (const std::string& reason : effects.rejections) ++stats_.rejections[reason];
+  for (absl::Duration d : effects.follow_up_times) {
+    stats_.follow_up_seconds.push_back(absl::ToDoubleSeconds(d));
+  }
+}
+
+namespace {
+// The routing team's records live in the directory's global range: "r" + rep id, "p" + pool.
+std::string RepKey(absl::string_view rep_id) {
+  return absl::StrCat(kDirectory, "r", rep_id, absl::string_view("\0", 1));
+}
+std::string PoolKey(absl::string_view pool) {
+  return absl::StrCat(kDirectory, "p", pool, absl::string_view("\0", 1));
+}
+}  // namespace
+
+absl::StatusOr<core::Team*> Processor::Team() {
+  if (team_) return &*team_;
+  std::vector<baton::internal::v1::RepState> reps;
+  std::vector<baton::internal::v1::PoolState> pools;
+  for (const char* kind : {"r", "p"}) {
+    auto stored = store_.Scan(absl::StrCat(kDirectory, kind));
+    if (!stored.ok()) return stored.status();
+    for (const auto& [key, value] : *stored) {
+      const bool ok = *kind == 'r' ? reps.emplace_back().ParseFromString(value)
+                                   : pools.emplace_back().ParseFromString(value);
+      if (!ok) return absl::DataLossError("stored routing team record does not parse");
+    }
+  }
+  team_.emplace(std::move(reps), std::move(pools));
+  return &*team_;
+}
+
+void Processor::IndexTimer(int32_t partition, const core::Account& account, int64_t before) {
+  const int64_t after = account.head().timer_due_ms();
+  if (after == before) return;
+  const std::string& id = account.head().account_id();
+  if (before != 0) directory_writes_[TimerKey(partition, before, id)] = std::nullopt;
+  if (after != 0) directory_writes_[TimerKey(partition, after, id)] = std::string();
+}
+
+absl::Status Processor::ExpireTimers(const std::vector<int32_t>& partitions, absl::Time now) {
+  size_t budget = options_.max_expired_per_call;
+  for (int32_t partition : partitions) {
+    absl::Time until = now;
+    if (options_.timers_on_event_time) {
+      auto it = partition_time_.find(partition);
+      if (it == partition_time_.end()) continue;
+      until = it->second;
+    }
+    const int64_t until_ms = absl::ToUnixMillis(until);
+    if (until_ms <= 0 || budget == 0) continue;
+    auto due =
+        store_.ScanRange(TimerKey(partition, 0, ""), TimerKey(partition, until_ms + 1, ""), budget);
+    if (!due.ok()) return due.status();
+    const size_t prefix = TimerKey(partition, 0, "").size();
+    for (const auto& [key, unused] : *due) {
+      // An entry this unit already moved or removed is stale.
+      if (auto w = directory_writes_.find(key); w != directory_writes_.end() && !w->second) {
+        continue;
+      }
+      --budget;
+      const std::string account_id = key.substr(prefix);
+      absl::StatusOr<core::Account*> account = Account(partition, account_id);
+      if (!account.ok()) return account.status();
+      absl::StatusOr<core::Team*> team = Team();
+      if (!team.ok()) return team.status();
+      uint64_t due_ms = 0;
+      for (size_t i = prefix - 8; i < prefix; ++i) due_ms = (due_ms << 8) | uint8_t(key[i]);
+      const int64_t indexed = static_cast<int64_t>(due_ms);
+      const int64_t before = (*account)->head().timer_due_ms();
+      if (before != indexed) {
+        // A leftover entry (the account's timer moved in a unit that also wrote this one).
+        directory_writes_[key] = std::nullopt;
+        continue;
+      }
+      core::Effects effects = engine_.Expire(**account, **team, until);
+      IndexTimer(partition, **account, before);
+      if (!options_.timers_on_event_time) {
+        for (absl::Time fired : effects.timers_fired) {
+          stats_.timer_lateness_seconds.push_back(absl::ToDoubleSeconds(now - fired));
+        }
+      }
+      Stage(effects, account_id);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Time> Processor::NextTimer(const std::vector<int32_t>& partitions) {
+  absl::Time next = absl::InfiniteFuture();
+  for (int32_t partition : partitions) {
+    auto first = store_.ScanRange(TimerKey(partition, 0, ""),
+                                  TimerKey(partition, std::numeric_limits<int64_t>::max(), ""), 1);
+    if (!first.ok()) return first.status();
+    if (first->empty()) continue;
+    const std::string& key = first->front().first;
+    const size_t prefix = TimerKey(partition, 0, "").size();
+    uint64_t due_ms = 0;
+    for (size_t i = prefix - 8; i < prefix; ++i) due_ms = (due_ms << 8) | uint8_t(key[i]);
+    next = std::min(next, absl::FromUnixMillis(static_cast<int64_t>(due_ms)));
+  }
+  return next;
 }
 
 absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::string_view account_id) {
@@ -390,6 +528,15 @@ absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
       batch.writes.emplace_back(key + PartSuffix(part), std::move(part.value));
     }
   }
+  if (team_ && team_->dirty()) {
+    core::Team::Changes changes = team_->TakeChanges();
+    for (const auto& rep : changes.reps) {
+      batch.writes.emplace_back(RepKey(rep.rep_id()), rep.SerializeAsString());
+    }
+    for (const auto& pool : changes.pools) {
+      batch.writes.emplace_back(PoolKey(pool.pool()), pool.SerializeAsString());
+    }
+  }
   for (auto& [key, value] : directory_writes_) batch.writes.emplace_back(key, std::move(value));
   directory_writes_.clear();
   batch.offsets = offsets_;
@@ -413,6 +560,7 @@ void Processor::Rewind() {
   offsets_.clear();
   stats_ = CommitStats{};
   cache_.clear();
+  team_.reset();
   observer_.CachedAccounts(0);
 }
 

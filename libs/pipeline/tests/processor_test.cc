@@ -37,6 +37,15 @@ class InMemoryStateStore : public StateStore {
     }
     return found;
   }
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanRange(
+      absl::string_view from, absl::string_view to, size_t limit) override {
+    std::vector<std::pair<std::string, std::string>> found;
+    for (auto it = accounts.lower_bound(std::string(from));
+         it != accounts.end() && it->first < to && found.size() < limit; ++it) {
+      found.emplace_back(it->first, it->second);
+    }
+    return found;
+  }
   absl::StatusOr<std::optional<int64_t>> LoadOffset(const TopicPartition& tp) override {
     auto it = offsets.find(tp);
     if (it == offsets.end()) return std::nullopt;

@@ -24,7 +24,10 @@ std::string RuleFileText(int version, int opens) {
 class RuleFileWatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = std::filesystem::path(::testing::TempDir()) / "watched_rules.yaml";
+    // One file per test: ctest runs the tests of this suite in parallel processes.
+    path_ = std::filesystem::path(::testing::TempDir()) /
+            (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+             ".rules.yaml");
     Write(RuleFileText(1, 3));
   }
   void TearDown() override { std::filesystem::remove(path_); }
@@ -67,7 +70,7 @@ TEST_F(RuleFileWatcherTest, ABadNewFileIsReportedWithItsLineAndTheNextGoodOneLoa
   auto rejected = watcher.Check(false);
   ASSERT_TRUE(rejected.has_value());
   ASSERT_FALSE(rejected->ok());
-  EXPECT_THAT(rejected->status().message(), HasSubstr("watched_rules.yaml:4: rules[0]"));
+  EXPECT_THAT(rejected->status().message(), HasSubstr("rules.yaml:4: rules[0]"));
   Write(RuleFileText(4, 2));
   auto loaded = watcher.Check(false);
   ASSERT_TRUE(loaded.has_value() && loaded->ok());

@@ -98,6 +98,22 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStateSto
   return records;
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStateStore::ScanRange(
+    absl::string_view from, absl::string_view to, size_t limit) {
+  const std::string begin = AccountRecordKey(from);
+  const std::string end = AccountRecordKey(to);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper;
+  std::vector<std::pair<std::string, std::string>> records;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  for (it->Seek(begin); it->Valid() && records.size() < limit; it->Next()) {
+    records.emplace_back(it->key().ToString().substr(1), it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the timer index");
+  return records;
+}
+
 absl::StatusOr<std::optional<int64_t>> RocksDbStateStore::LoadOffset(
     const pipeline::TopicPartition& tp) {
   std::string value;

@@ -1,17 +1,25 @@
 // Engine: Baton's per-account decision logic, deterministic and free of I/O.
 //
 // The engine applies one validated input event to its account's state, evaluates the rule set
-// (highest priority first) and returns the outputs that event causes: at most one handoff (a
-// RoutedLead plus its HANDOFF Alert, or a ROUTING_FAILURE Alert when nobody can take it). Given
-// the same events, rules, options and clock readings it produces the same outputs byte for byte
-// (DESIGN.md, invariant 1).
+// (highest priority first), routes a handoff down the routing waterfall and arms its follow-up
+// SLA, and returns the outputs that event causes. Given the same events, rules, options and
+// clock readings it produces the same outputs byte for byte (DESIGN.md, invariant 1).
 //
 // Time: rule windows are measured on event time and end at the account's watermark, the latest
 // event time applied to the account, so late and out-of-order events land where they belong.
 // The injected clock is read only to reject events from the future.
 //
-// Thread-safety: Apply may be called concurrently for different accounts as long as SetRules is
-// not called meanwhile. The Account passed in is owned by the caller.
+// Timers (DESIGN.md, invariant 6) are data in the account's state: SLA reminders, breaches and
+// escalation steps, the stalled-account check and the decision-date check. NextDeadline() says
+// when the earliest is due; Expire(now) fires every timer due by `now`, in due order, each once,
+// stamping each alert with its due time rather than `now`, so firing late (or in a replay) gives
+// the same alert. Apply() first expires the account's timers up to the event's time, so a
+// follow-up logged after its deadline comes after the breach, whenever it is processed. The
+// service calls Expire with the wall clock (live) or with event time (replay).
+//
+// Thread-safety: Apply and Expire may be called concurrently for different accounts with
+// different Teams as long as SetRules is not called meanwhile. Accounts and Teams are owned by
+// the caller.
 #pragma once
 
 #include <memory>
@@ -24,6 +32,7 @@
 #include "baton/core/clock.h"
 #include "baton/core/event.h"
 #include "baton/core/rules.h"
+#include "baton/core/team.h"
 #include "baton/internal/v1/state.pb.h"
 #include "baton/v1/outputs.pb.h"
 
@@ -48,6 +57,14 @@ struct Effects {
   bool duplicate = false;
   // An engagement event older than the retention before the watermark: ignored for windows.
   bool late = false;
+  // SLAs that ended: "met", "breached" or "cancelled", one entry per armed SLA, once.
+  std::vector<std::string> sla_outcomes;
+  // Handoffs rejected, by reason name ("NONE" without one).
+  std::vector<std::string> rejections;
+  // Time from routing to first follow-up, per SLA met or followed up late.
+  std::vector<absl::Duration> follow_up_times;
+  // Due times of the timers that fired.
+  std::vector<absl::Time> timers_fired;
 };
 
 class Engine {
@@ -63,7 +80,16 @@ class Engine {
   // account) and returns the outputs. Returns InvalidArgument, with a message that starts with a
   // reason code ("bad_timestamp: ..."), for an event the engine cannot accept; `account` is
   // then unchanged.
-  absl::StatusOr<Effects> Apply(const InputEvent& event, Account& account) const;
+  // `team` is the routing state shared by all accounts (see team.h); a RepStatus event, which
+  // names no account, changes only the team (pass any account; it is not touched).
+  absl::StatusOr<Effects> Apply(const InputEvent& event, Account& account, Team& team) const;
+
+  // Expire fires the account's timers due at or before `now`.
+  Effects Expire(Account& account, Team& team, absl::Time now) const;
+
+  // NextDeadline is when the account's earliest timer is due, or InfiniteFuture() when none is
+  // pending. Apply and Expire also record it in the account head (timer_due_ms).
+  absl::Time NextDeadline(const Account& account) const;
 
   const EngineOptions& options() const { return options_; }
 

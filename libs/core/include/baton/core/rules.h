@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "baton/config/v1/rules.pb.h"
 #include "baton/core/account.h"
+#include "baton/core/policy.h"
 
 namespace baton::core {
 
@@ -55,6 +56,8 @@ class RuleSet {
   // Score is the account's engagement score at its watermark.
   double Score(const Account& account) const;
   const baton::config::v1::RuleFile& file() const { return file_; }
+  // The routing, team, SLA, stall and decision-date sections.
+  const Policy& policy() const { return policy_; }
 
   // Evaluate returns the match if `rule` holds for `account` at its watermark.
   std::optional<RuleMatch> Evaluate(const baton::config::v1::Rule& rule,
@@ -68,6 +71,7 @@ class RuleSet {
   RuleSet() = default;
 
   baton::config::v1::RuleFile file_;
+  Policy policy_;
   std::vector<int> order_;
   absl::Duration retention_;
   absl::Duration half_life_;

@@ -64,6 +64,10 @@ class PrometheusMetrics final : public pipeline::Observer {
   prometheus::Gauge& rules_version_;
   prometheus::Family<prometheus::Counter>& matched_;
   prometheus::Counter& unmatched_;
+  prometheus::Family<prometheus::Counter>& sla_outcomes_;
+  prometheus::Family<prometheus::Counter>& rejections_;
+  prometheus::Histogram& follow_up_seconds_;
+  prometheus::Histogram& timer_lateness_seconds_;
 };
 
 }  // namespace baton::metrics

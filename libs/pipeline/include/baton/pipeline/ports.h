@@ -82,6 +82,10 @@ class StateStore {
   // pairs in key order: an account's records, or a range of the global directory.
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
       absl::string_view prefix) = 0;
+  // ScanRange returns up to `limit` records with from <= key < to, as (key, value) pairs in key
+  // order: the due entries of a timer index.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanRange(
+      absl::string_view from, absl::string_view to, size_t limit) = 0;
   // LoadOffset returns the next input offset recorded for a partition; nullopt if none.
   virtual absl::StatusOr<std::optional<int64_t>> LoadOffset(const TopicPartition& tp) = 0;
   // Commit writes the batch atomically and durably: all of it, or (on error) none of it.
@@ -110,6 +114,14 @@ struct CommitStats {
   std::map<std::string, int64_t> matched_by_method;
   int64_t unmatched = 0;
   int64_t events = 0;
+  // Follow-up SLAs that ended, by outcome ("met", "breached", "cancelled").
+  std::map<std::string, int64_t> sla_outcomes;
+  // Rejected handoffs by reason ("NONE" for a rejection without one).
+  std::map<std::string, int64_t> rejections;
+  // Time from routing to first follow-up, in seconds, one per follow-up.
+  std::vector<double> follow_up_seconds;
+  // How long after its due time each timer fired, in seconds (wall-clock timers only).
+  std::vector<double> timer_lateness_seconds;
 };
 
 // Observer receives what the processing loop did, once it is committed.

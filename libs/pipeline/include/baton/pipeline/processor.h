@@ -42,6 +42,7 @@
 #include "baton/core/account.h"
 #include "baton/core/engine.h"
 #include "baton/core/matching.h"
+#include "baton/core/team.h"
 #include "baton/pipeline/ports.h"
 
 namespace baton::pipeline {
@@ -57,12 +58,21 @@ struct ProcessorOptions {
   // Account states kept in memory between commits; beyond this, the least recently used clean
   // ones are evicted after a commit. This, not the number of accounts, bounds Baton's memory.
   size_t max_cached_accounts = 10'000;
+  // Timers fire on the wall clock (live) or on each partition's event time, the latest event
+  // time processed from it (replay: the same alerts as the live run).
+  bool timers_on_event_time = false;
+  // At most this many accounts' timers are expired per call of ExpireTimers.
+  size_t max_expired_per_call = 10'000;
 };
 
 // AccountKey is the key prefix of an account's stored records: the partition (4 bytes,
 // big-endian), the account id, and a NUL. Each record adds a suffix: "h" for the head, "d" and
 // the day (8 bytes, big-endian) for a day of engagement.
 std::string AccountKey(int32_t partition, absl::string_view account_id);
+// TimerKey is an account's entry in its partition's timer index: the partition, "\x01t" (no
+// account id starts with a control character), the due time (ms, 8 bytes, big-endian) and the
+// account id. The index is ordered by due time, so the due entries are one range.
+std::string TimerKey(int32_t partition, int64_t due_ms, absl::string_view account_id);
 
 class Processor {
  public:
@@ -75,6 +85,11 @@ class Processor {
 
   // PendingEvents is the number of records staged since the last commit.
   size_t PendingEvents() const { return stats_.events; }
+  // HasPending: the unit has something to commit (records, or what expired timers produced).
+  bool HasPending() const {
+    return stats_.events > 0 || !outputs_.empty() || !directory_writes_.empty() ||
+           (team_ && team_->dirty());
+  }
 
   // Commit commits the staged unit (see the class comment) and returns the offsets it
   // committed, for the consumer group. On error the unit is not committed: call Rewind().
@@ -90,6 +105,15 @@ class Processor {
   // ForgetPartitions drops cached state of partitions this process no longer owns. Commit first.
   void ForgetPartitions(const std::vector<TopicPartition>& partitions);
 
+  // ExpireTimers fires the timers due by `now` (or by the partition's event time, see
+  // ProcessorOptions) of the accounts in these partitions, staging their outputs in the unit.
+  // Call it between commit units' records, e.g. right after Commit. An error means the store
+  // could not be read: Rewind() and retry later.
+  absl::Status ExpireTimers(const std::vector<int32_t>& partitions, absl::Time now);
+  // NextTimer is the earliest due time in the timer index of these partitions (InfiniteFuture
+  // when none), so the caller knows how long it may wait.
+  absl::StatusOr<absl::Time> NextTimer(const std::vector<int32_t>& partitions);
+
  private:
   void DeadLetter(const InputRecord& record, const absl::Status& reason);
   // Match handles an engagement event without an account id.
@@ -104,6 +128,9 @@ class Processor {
       const std::string& prefix);
   const core::FreeMailDomains& FreeMail();
   void Stage(const core::Effects& effects, const std::string& account_id);
+  absl::StatusOr<core::Team*> Team();
+  // IndexTimer moves the account's timer-index entry from `before` to its current due time.
+  void IndexTimer(int32_t partition, const core::Account& account, int64_t before);
   absl::StatusOr<core::Account*> Account(int32_t partition, absl::string_view account_id);
   void EvictClean();
 
@@ -122,6 +149,10 @@ class Processor {
   // Directory writes of the unit being built (nullopt deletes), by full key.
   std::map<std::string, std::optional<std::string>> directory_writes_;
   std::optional<core::FreeMailDomains> free_mail_;
+  // The routing team (reps, pools), loaded from the store on first use; dropped by Rewind.
+  std::optional<core::Team> team_;
+  // Latest event time processed per partition, for event-time timers.
+  std::map<int32_t, absl::Time> partition_time_;
   const core::RuleSet* free_mail_rules_ = nullptr;
   std::vector<OutboundRecord> outputs_;
   Offsets offsets_;
