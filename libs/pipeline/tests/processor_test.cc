@@ -1,5 +1,6 @@
 #include "baton/pipeline/processor.h"
 
+#include <limits>
 #include <set>
 #include <string>
 
@@ -448,6 +449,130 @@ TEST_F(MatchingTest, AMatchedTopicRecordWithoutAnAccountIsDeadLettered) {
   ASSERT_TRUE(processor_->Process(record).ok());
   ASSERT_TRUE(processor_->Commit(sink_).ok());
   EXPECT_EQ(observer_.deadlettered["missing_field"], 1);
+}
+
+// Follow-up SLA timers through the processor: the handoff at kNow-20m arms a reminder at
+// kNow+10m, a deadline at kNow+40m and an escalation at kNow+70m (24x7 calendar).
+std::shared_ptr<const core::RuleSet> SlaRules() {
+  return core_testing::RulesFromText(absl::StrCat(core_testing::kCanonicalRuleText, R"(
+    team { reps { id: "ae-1" manager: "mgr-1" } }
+    sla {
+      policies {
+        tier_in: TIER_1
+        first_follow_up { seconds: 3600 }
+        remind_at: 0.5
+        escalation { after { seconds: 1800 } notify: MANAGER }
+      }
+    })"));
+}
+
+class TimerTest : public ProcessorTest {
+ protected:
+  TimerTest() {
+    engine_.SetRules(SlaRules());
+    processor_ = MakeProcessor();
+  }
+  std::unique_ptr<Processor> MakeProcessor(bool event_time = false) {
+    ProcessorOptions options;
+    options.timers_on_event_time = event_time;
+    return std::make_unique<Processor>(options, engine_, store_, observer_);
+  }
+  // Expire at kNow + minutes and commit; returns the alert ids published by that unit.
+  std::vector<std::string> ExpireAt(int minutes) {
+    const size_t before = sink_.published.size();
+    EXPECT_TRUE(processor_->ExpireTimers({2}, kNow + absl::Minutes(minutes)).ok());
+    EXPECT_TRUE(processor_->Commit(sink_).ok());
+    RecordingSink unit;
+    unit.published.assign(sink_.published.begin() + static_cast<long>(before),
+                          sink_.published.end());
+    return unit.Ids(OutboundRecord::Topic::kAlerts);
+  }
+  std::string HandoffId() { return sink_.Ids(OutboundRecord::Topic::kRoutedLeads).at(0).substr(5); }
+};
+
+TEST_F(TimerTest, TimersFireOnTheWallClockWhenNoEventArrivesEachOnce) {
+  Account();
+  QualifyingEngagement();
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const std::string ho = HandoffId();
+  EXPECT_EQ(processor_->NextTimer({2}).value(), kNow + absl::Minutes(10));
+  EXPECT_THAT(ExpireAt(9), IsEmpty());
+  EXPECT_THAT(ExpireAt(10), ElementsAre("alert:sla_reminder:" + ho));
+  EXPECT_THAT(ExpireAt(39), IsEmpty());
+  EXPECT_THAT(ExpireAt(120),
+              ElementsAre("alert:sla_breach:" + ho, "alert:escalation:" + ho + ":1"));
+  EXPECT_THAT(ExpireAt(600), IsEmpty());
+  EXPECT_EQ(processor_->NextTimer({2}).value(), absl::InfiniteFuture());
+  // The breach alert says when it was due, not when it fired.
+  baton::v1::Alert breach;
+  for (const auto& r : sink_.published) {
+    if (r.topic == OutboundRecord::Topic::kAlerts && breach.ParseFromString(r.value) &&
+        breach.kind() == baton::v1::SLA_BREACH) {
+      break;
+    }
+  }
+  EXPECT_EQ(core::ToTime(breach.occurred_at()), kNow + absl::Minutes(40));
+  EXPECT_THAT(breach.recipients(), ElementsAre("ae-1"));
+}
+
+TEST_F(TimerTest, ArmedTimersSurviveARestart) {
+  Account();
+  QualifyingEngagement();
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const std::string ho = HandoffId();
+  processor_ = MakeProcessor();  // a new process over the same store
+  EXPECT_THAT(ExpireAt(120), ElementsAre("alert:sla_reminder:" + ho, "alert:sla_breach:" + ho,
+                                         "alert:escalation:" + ho + ":1"));
+}
+
+TEST_F(TimerTest, AFollowUpByTheAssigneeStopsTheClock) {
+  Account();
+  QualifyingEngagement();
+  Feed("abm.crm.v1", absl::StrCat(R"({"event_id": "act-1", "event_time": ")", Time(5),
+                                  R"(", "source": "crm", "sales_activity": {"account_id": "acme",
+                                  "rep_id": "ae-1", "kind": "CALL"}})"));
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  EXPECT_THAT(ExpireAt(600), IsEmpty());
+}
+
+TEST_F(TimerTest, AFailedCommitLosesNoTimer) {
+  Account();
+  QualifyingEngagement();
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const std::string ho = HandoffId();
+  ASSERT_TRUE(processor_->ExpireTimers({2}, kNow + absl::Minutes(15)).ok());
+  sink_.fail = true;
+  EXPECT_FALSE(processor_->Commit(sink_).ok());
+  processor_->Rewind();
+  sink_.fail = false;
+  EXPECT_THAT(ExpireAt(15), ElementsAre("alert:sla_reminder:" + ho));
+}
+
+TEST_F(TimerTest, OnEventTimeTimersFollowThePartitionsLatestEvent) {
+  processor_ = MakeProcessor(/*event_time=*/true);
+  Account();
+  QualifyingEngagement();
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const std::string ho = HandoffId();
+  // The wall clock is hours ahead, but the partition's event time is not.
+  EXPECT_THAT(ExpireAt(600), IsEmpty());
+  // Another account's event moves the partition to kNow+50m: reminder and breach are due, the
+  // escalation (kNow+70m) is not.
+  Feed("abm.engagement.v1",
+       absl::StrCat(
+           R"({"event_id": "other-1", "event_time": ")",
+           absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", kNow + absl::Minutes(50), absl::UTCTimeZone()),
+           R"(", "source": "mkto", "account_id": "other", "contact_id": "c-9",
+                    "type": "EMAIL_OPEN"})"),
+       "other");
+  EXPECT_THAT(ExpireAt(600), ElementsAre("alert:sla_reminder:" + ho, "alert:sla_breach:" + ho));
+}
+
+TEST(TimerKeyTest, TheIndexIsOrderedByDueTimeWithinAPartition) {
+  EXPECT_LT(TimerKey(1, 5, "zzz"), TimerKey(1, 6, "aaa"));
+  EXPECT_LT(TimerKey(1, 999, "a"), TimerKey(2, 0, "a"));
+  // Below every account's records (account ids start with a printable character).
+  EXPECT_LT(TimerKey(1, std::numeric_limits<int64_t>::max(), "~"), AccountKey(1, " "));
 }
 
 TEST(AccountKeyTest, PartitionPrefixIsBigEndianAndTheIdIsTerminated) {

@@ -65,6 +65,19 @@ TEST_F(RocksDbStateStoreTest, ALaterCommitOverwritesAndDeletes) {
   EXPECT_THAT(store->LoadOffset({"t", 0}).value(), Optional(9));
 }
 
+TEST_F(RocksDbStateStoreTest, ScanRangeReturnsFullKeysFromInclusiveToExclusiveUpToTheLimit) {
+  auto store = OpenStore();
+  ASSERT_TRUE(
+      store
+          ->Commit({.writes = {{"t1", ""}, {"t2", "b"}, {"t3", "c"}, {"t4", "d"}, {"u1", "x"}},
+                    .offsets = {}})
+          .ok());
+  EXPECT_THAT(store->ScanRange("t2", "t4", 10).value(),
+              ElementsAre(Pair("t2", "b"), Pair("t3", "c")));
+  EXPECT_THAT(store->ScanRange("t", "u", 2).value(), ElementsAre(Pair("t1", ""), Pair("t2", "b")));
+  EXPECT_THAT(store->ScanRange("t5", "u", 10).value(), ::testing::IsEmpty());
+}
+
 TEST_F(RocksDbStateStoreTest, OpeningAnUnusableDirectoryNamesIt) {
   auto store = RocksDbStateStore::Open({.path = "/proc/baton-cannot-be-here"});
   ASSERT_FALSE(store.ok());
