@@ -177,6 +177,12 @@ absl::Status ValidateCrm(const CrmEvent& e) {
     case CrmEvent::kRepStatus: {
       const auto& r = e.rep_status();
       if (absl::Status s = RequireId(r.rep_id(), "rep_status.rep_id"); !s.ok()) return s;
+      absl::TimeZone zone;
+      if (!r.time_zone().empty() &&
+          (r.time_zone().find('/') == 0 || !absl::LoadTimeZone(r.time_zone(), &zone))) {
+        return Invalid("invalid_value",
+                       "rep_status.time_zone is not an IANA time zone such as Europe/Berlin");
+      }
       for (int i = 0; i < r.out_of_office_size(); ++i) {
         if (absl::Status s = ValidatePeriod(r.out_of_office(i),
                                             absl::StrCat("rep_status.out_of_office[", i, "]"));

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "baton/codec/describe.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -113,6 +114,45 @@ TEST(ValidateTest, EachRequiredFieldIsNamed) {
                 StartsWith(c.reason))
         << c.json;
   }
+}
+
+TEST(ValidateTest, RepStatusAndOutreachPlanAreChecked) {
+  constexpr absl::string_view kHead =
+      R"({"event_id": "e", "event_time": "2026-11-20T10:00:00Z", "source": "crm", )";
+  struct Case {
+    std::string json;
+    absl::string_view reason;
+  };
+  const Case cases[] = {
+      {absl::StrCat(kHead, R"("rep_status": {"time_zone": "Europe/Berlin"}})"),
+       "missing_field: rep_status.rep_id is required"},
+      {absl::StrCat(kHead, R"("rep_status": {"rep_id": "ae-1", "time_zone": "Mars/Base"}})"),
+       "invalid_value: rep_status.time_zone is not an IANA time zone"},
+      {absl::StrCat(kHead, R"("rep_status": {"rep_id": "ae-1", "out_of_office": [{"start":
+           "2026-11-24T00:00:00Z", "end": "2026-11-23T00:00:00Z"}]}})"),
+       "invalid_value: rep_status.out_of_office[0] ends before it starts"},
+      {absl::StrCat(kHead, R"("outreach_plan": {"plan_id": "p", "account_id": "a",
+           "kind": "SALES_SPRINT"}})"),
+       "missing_field: outreach_plan.period is required"},
+      {absl::StrCat(kHead, R"("outreach_plan": {"plan_id": "p", "account_id": "a",
+           "period": {"start": "2026-11-24T00:00:00Z", "end": "2026-11-25T00:00:00Z"}}})"),
+       "missing_field: outreach_plan.kind is required"},
+      {absl::StrCat(kHead, R"("outreach_plan": {"plan_id": "p", "account_id": "a",
+           "kind": "SALES_SPRINT", "period": {"start": "1970-01-01T00:00:00Z",
+           "end": "2026-11-25T00:00:00Z"}}})"),
+       "bad_timestamp: outreach_plan.period must lie between 2000 and 2200"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_THAT(ReasonOf(DecodeInput(InputKind::kCrm, c.json, PayloadFormat::kJson)),
+                StartsWith(c.reason))
+        << c.json;
+  }
+  auto ok = DecodeInput(InputKind::kCrm,
+                        absl::StrCat(kHead, R"("rep_status": {"rep_id": "ae-1", "time_zone":
+                            "Asia/Kolkata", "out_of_office": [{"start": "2026-11-24T00:00:00Z",
+                            "end": "2026-11-25T00:00:00Z"}]}})"),
+                        PayloadFormat::kJson);
+  EXPECT_TRUE(ok.ok()) << ok.status();
 }
 
 TEST(ValidateTest, IdsWithControlCharactersAreRefused) {
