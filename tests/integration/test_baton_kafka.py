@@ -107,7 +107,7 @@ def test_handoff_end_to_end(pb, inputs, topics, outputs, make_baton):
     assert (lead.selection_reason, lead.icp_fit, lead.stage) == (
         "expansion: new EU data centre", 87.5, "Engaged")
     assert (lead.assignee_id, lead.assignee_role) == ("ae-maria", "AE")
-    assert list(lead.routing_path) == ["Tier 1 SALES_READY -> account AE ae-maria"]
+    assert list(lead.routing_path) == ["Tier 1 SALES_READY", "account AE ae-maria"]
     assert (lead.rule_name, lead.rule_version, lead.qualification_level) == (RULE, 1,
                                                                              out.SALES_READY)
     # The watermark is the third open (minute 40); the pricing visit was at minute 30.

@@ -179,7 +179,8 @@ absl::Status ValidateCrm(const CrmEvent& e) {
       if (absl::Status s = RequireId(r.rep_id(), "rep_status.rep_id"); !s.ok()) return s;
       absl::TimeZone zone;
       if (!r.time_zone().empty() &&
-          (r.time_zone().find('/') == 0 || !absl::LoadTimeZone(r.time_zone(), &zone))) {
+          (r.time_zone().find('/') == 0 || r.time_zone() == "localtime" ||
+           !absl::LoadTimeZone(r.time_zone(), &zone))) {
         return Invalid("invalid_value",
                        "rep_status.time_zone is not an IANA time zone such as Europe/Berlin");
       }

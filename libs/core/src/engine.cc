@@ -493,6 +493,10 @@ void Handoff(Ctx& ctx, const baton::config::v1::Rule& rule, const RuleMatch& mat
 
   alert.set_alert_id(AlertId("handoff", handoff_id));
   alert.set_assignee_id(d.assignee);
+  // The alert was started before the SLA was armed.
+  if (record->sla().deadline_ms() != 0) {
+    *alert.mutable_sla_deadline() = MillisToTimestamp(record->sla().deadline_ms());
+  }
   AddRecipients(alert, {d.assignee}, state, ctx.opts);
   alert.set_summary(absl::StrCat(profile.name(), " (", TierName(profile.tier()), ") is ", level,
                                  " for ", d.role, " ", d.assignee, ": ", reason,
