@@ -98,6 +98,7 @@ struct Flags {
   size_t write_buffer_mb = 32;
   size_t max_cached_accounts = 10'000;
   std::string timers = "wall-clock";
+  int timer_grace_ms = 0;
 };
 
 int Fail(const std::string& what) {
@@ -208,6 +209,7 @@ int Run(Flags flags) {
                                         : baton::codec::PayloadFormat::kProtobuf;
   processor_options.max_cached_accounts = flags.max_cached_accounts;
   processor_options.timers_on_event_time = flags.timers == "event-time";
+  processor_options.timer_grace = absl::Milliseconds(flags.timer_grace_ms);
   baton::pipeline::Processor processor(processor_options, engine, **store, metrics);
 
   baton::kafka::LoopOptions loop_options;
@@ -297,6 +299,11 @@ int main(int argc, char** argv) {
                  "When SLA, stall and decision-date timers fire: on the wall clock (live), or on "
                  "each partition's event time (replaying history gives the live run's alerts)")
       ->check(CLI::IsMember({"wall-clock", "event-time"}))
+      ->capture_default_str();
+  app.add_option("--timer-grace-ms", flags.timer_grace_ms,
+                 "Wall-clock timers fire this long after they are due, so a follow-up the CRM "
+                 "delivers late (CDC lag) still counts")
+      ->check(CLI::Range(0, 3'600'000))
       ->capture_default_str();
   app.add_option("--scenario", flags.scenario,
                  "Demo only: scenario file instead of the bundled one")

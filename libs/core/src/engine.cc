@@ -85,11 +85,16 @@ void ApplyCrm(const CrmEvent& e, AccountHead& state) {
     case CrmEvent::kAccountUpsert:
       if (!state.has_profile() || t_ms >= state.profile_time_ms()) {
         // Time in stage counts from the change of stage, not from every upsert.
-        if (!state.has_profile() || state.profile().stage() != e.account_upsert().stage()) {
-          state.set_stage_time_ms(t_ms);
-        }
+        const std::string stage = state.profile().stage();
+        const bool had_profile = state.has_profile();
         *state.mutable_profile() = e.account_upsert();
         state.set_profile_time_ms(t_ms);
+        if (t_ms < state.stage_time_ms()) {
+          // A later deal stage change stands over an older upsert's stage.
+          state.mutable_profile()->set_stage(stage);
+        } else if (!had_profile || stage != e.account_upsert().stage()) {
+          state.set_stage_time_ms(t_ms);
+        }
       }
       break;
     case CrmEvent::kContactUpsert: {
@@ -519,7 +524,10 @@ void Recycle(Ctx& ctx, HandoffRecord& h, const baton::v1::HandoffDisposition& d,
   to.assignee = ctx.policy().recycle_queue();
   to.role = "QUEUE";
   to.path = {absl::StrCat("rejected by ", d.rep_id().empty() ? h.assignee_id() : d.rep_id(), " (",
-                          baton::v1::RejectionReason_Name(d.reason()), ")"),
+                          d.reason() == baton::v1::REJECTION_REASON_UNSPECIFIED
+                              ? "no reason"
+                              : baton::v1::RejectionReason_Name(d.reason()),
+                          ")"),
              absl::StrCat("recycle queue ", to.assignee)};
   HandoffRecord none;
   FillAssignee(lead, none, to);
@@ -560,7 +568,8 @@ void ApplyDisposition(Ctx& ctx, const baton::v1::HandoffDisposition& d, int64_t 
                            ") without a reason code; ask for one (wrong account, weak role, bad "
                            "timing, signal too light, missing context)"));
     ctx.effects.alerts.push_back(std::move(alert));
-    Recycle(ctx, h, d, t_ms);
+    // A queue's rejection (e.g. nurture declining) has nothing to recycle to.
+    if (!IsQueue(h)) Recycle(ctx, h, d, t_ms);
     h.clear_lead();
     return;
   }
@@ -695,7 +704,7 @@ std::string Reassign(Ctx& ctx, HandoffRecord& h, baton::config::v1::Recipient to
   // Route from the current assignee (named first so backup/manager refer to them) while never
   // picking them again.
   RouteDecision d = Route(ctx.policy(), ctx.team, {current, target}, {},
-                          absl::FromUnixMillis(at_ms), h.assignee_id());
+                          absl::FromUnixMillis(at_ms), h.assignee_id(), /*catch_all=*/false);
   if (d.assignee.empty() || d.queue) {
     why = absl::StrJoin(d.path, "; ");
     return "";
@@ -790,6 +799,9 @@ void Fire(Ctx& ctx, const Due& due) {
         const std::string to = Reassign(ctx, h, step.reassign_to(), level, due.at_ms, why);
         if (to.empty()) {
           absl::StrAppend(&text, "; could not reassign: ", why);
+          // Nobody new holds it: the assignee and their manager must hear of it.
+          recipients.push_back(previous);
+          recipients.push_back(RepRelation(ctx.policy(), previous, /*backup=*/false));
         } else {
           absl::StrAppend(&text, "; reassigned to ", to, ", follow up by ",
                           FormatMs(h.sla().deadline_ms()));
@@ -876,7 +888,11 @@ void RecordDeadline(const RuleSet& rules, Account& account) {
 bool Blocked(const baton::config::v1::Rule& rule, const RuleSet& rules, const AccountHead& head) {
   if (head.watermark_ms() < head.recycled_until_ms()) return true;
   for (const HandoffRecord& h : head.handoffs()) {
-    if (h.status() == baton::internal::v1::OPEN && h.level() >= rule.level()) return true;
+    // A queue holding a handoff (nurture, catch-all) does not block a new one: the account may
+    // have become worth a person's time. The rule's own cooldown still applies.
+    if (h.status() == baton::internal::v1::OPEN && h.level() >= rule.level() && !IsQueue(h)) {
+      return true;
+    }
     if (h.rule_name() == rule.name() &&
         head.watermark_ms() - h.fired_at_ms() < absl::ToInt64Milliseconds(rules.cooldown(rule))) {
       return true;

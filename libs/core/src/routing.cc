@@ -35,12 +35,14 @@ const std::string& OwnerId(const baton::v1::Owners& owners, baton::config::v1::O
 }  // namespace
 
 RouteDecision Route(const Policy& policy, Team& team, const std::vector<Target>& waterfall,
-                    const baton::v1::Owners& owners, absl::Time at, absl::string_view exclude) {
+                    const baton::v1::Owners& owners, absl::Time at, absl::string_view exclude,
+                    bool catch_all) {
   RouteDecision d;
-  // The latest rep named so far: backup and manager steps refer to it.
-  std::string last_rep;
+  // The first rep named in the waterfall (the owner, usually): backup and manager steps refer
+  // to them, available or not — "the owner's backup, then the owner's manager".
+  std::string first_rep;
   auto relation = [&](bool backup) -> std::string {
-    const baton::config::v1::Rep* rep = policy.Rep(last_rep);
+    const baton::config::v1::Rep* rep = policy.Rep(first_rep);
     if (rep == nullptr) return {};
     return backup ? rep->backup() : rep->manager();
   };
@@ -50,7 +52,7 @@ RouteDecision Route(const Policy& policy, Team& team, const std::vector<Target>&
       d.path.push_back(absl::StrCat(label, ": none"));
       return false;
     }
-    last_rep = id;
+    if (first_rep.empty()) first_rep = id;
     std::string why =
         id == exclude ? "being reassigned away" : policy.Unavailable(id, team.Rep(id), at);
     if (!why.empty()) {
@@ -72,7 +74,7 @@ RouteDecision Route(const Policy& policy, Team& team, const std::vector<Target>&
     } else if (!t.rep().empty()) {
       if (try_rep("rep", t.rep(), "REP")) return d;
     } else if (t.backup() || t.manager()) {
-      const std::string of = last_rep;
+      const std::string of = first_rep;
       const std::string id = relation(t.backup());
       const std::string label =
           absl::StrCat(t.backup() ? "backup" : "manager", " of ", of.empty() ? "nobody" : of);
@@ -123,11 +125,11 @@ RouteDecision Route(const Policy& policy, Team& team, const std::vector<Target>&
       d.path.push_back(absl::StrCat("pool ", pool->name(), ": ", *best));
       d.assignee = *best;
       d.role = "POOL";
-      last_rep = *best;
+      if (first_rep.empty()) first_rep = *best;
       return d;
     }
   }
-  if (!policy.catch_all_queue().empty()) {
+  if (catch_all && !policy.catch_all_queue().empty()) {
     d.path.push_back(absl::StrCat("catch-all queue ", policy.catch_all_queue()));
     d.assignee = policy.catch_all_queue();
     d.role = "QUEUE";

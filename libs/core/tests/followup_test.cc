@@ -440,7 +440,7 @@ TEST_F(FollowUpTest, RoutingSkipsAnAeOutOfOfficeAtTheEventTime) {
   EXPECT_EQ(MeetingLead("beta").assignee_id(), "ae-1");
 }
 
-TEST_F(FollowUpTest, RoutingGoesToTheManagerOfTheBackupWhenTheBackupIsOutToo) {
+TEST_F(FollowUpTest, RoutingGoesToTheOwnersManagerWhenTheBackupIsOutToo) {
   Use(std::string(kTeam) + kWaterfall);
   SetRepStatus("ae-1", false, {{kTuesday - absl::Hours(1), kTuesday + absl::Hours(1)}});
   SetRepStatus("bk-1", false, {{kTuesday, kTuesday + absl::Hours(2)}});
@@ -448,12 +448,12 @@ TEST_F(FollowUpTest, RoutingGoesToTheManagerOfTheBackupWhenTheBackupIsOutToo) {
   const baton::v1::RoutedLead lead = MeetingLead();
   EXPECT_EQ(lead.assignee_id(), "mgr-1");
   EXPECT_EQ(lead.assignee_role(), "MANAGER");
-  // "manager" names the manager of the latest rep named: the backup.
+  // "backup" and "manager" both name the first rep of the waterfall's: the AE's.
   EXPECT_THAT(
       Path(lead),
       ElementsAre("Tier 1 SALES_READY", "account AE ae-1: out of office until 2026-11-24T16:00:00Z",
                   "backup of ae-1 bk-1: out of office until 2026-11-24T17:00:00Z",
-                  "manager of bk-1 mgr-1"));
+                  "manager of ae-1 mgr-1"));
   EXPECT_EQ(ToTime(lead.sla_deadline()), kTuesday + absl::Hours(1));
 }
 
@@ -470,7 +470,7 @@ TEST_F(FollowUpTest, RoutingGoesToTheCatchAllQueueWhenNobodyCanTakeIt) {
               ElementsAre("Tier 1 SALES_READY", "account AE ae-1: deactivated",
                           "backup of ae-1 bk-1: out of office until "
                           "2026-11-24T17:00:00Z",
-                          "manager of bk-1 mgr-1: deactivated", "catch-all queue queue:triage"));
+                          "manager of ae-1 mgr-1: deactivated", "catch-all queue queue:triage"));
   EXPECT_FALSE(lead.has_sla_deadline());
 }
 
@@ -490,7 +490,7 @@ TEST_F(FollowUpTest, RoutingWithoutACatchAllQueueIsAnExplicitFailureNeverASilent
   EXPECT_EQ(alert.severity(), baton::v1::CRITICAL);
   EXPECT_THAT(alert.summary(),
               HasSubstr("account AE ae-1: deactivated; backup of ae-1 bk-1: deactivated; manager "
-                        "of bk-1 mgr-1: deactivated; nobody can take it"));
+                        "of ae-1 mgr-1: deactivated; nobody can take it"));
   EXPECT_EQ(Record().status(), baton::internal::v1::ROUTING_FAILED);
   EXPECT_EQ(Record().assignee_id(), "");
   EXPECT_EQ(team_.OpenHandoffs("ae-1") + team_.OpenHandoffs("bk-1") + team_.OpenHandoffs("mgr-1"),
@@ -524,6 +524,39 @@ TEST_F(FollowUpTest, RoutingTier3NotAbmAndNoTierGoToTheNurtureQueueByDefault) {
     EXPECT_FALSE(lead->has_sla_deadline());
   }
   EXPECT_EQ(engine_->NextDeadline(accounts_["t3"]), absl::InfiniteFuture());
+}
+
+TEST_F(FollowUpTest, AHandoffHeldByAQueueDoesNotBlockTheAccountOnceItIsWorthAPerson) {
+  Use(kTeam);
+  Upsert(baton::v1::TIER_3);
+  EXPECT_EQ(MeetingLead().assignee_id(), "queue:nurture");
+  // Promoted to Tier 1 after the rule's cooldown: the open nurture handoff does not stand in
+  // the way of the AE's.
+  At(kTuesday + absl::Hours(24 * 31));
+  Upsert(baton::v1::TIER_1);
+  EXPECT_EQ(MeetingLead().assignee_id(), "ae-1");
+}
+
+TEST_F(FollowUpTest, AnOlderAccountUpsertDoesNotUndoANewerDealStage) {
+  Use(kTeam);
+  Upsert(baton::v1::TIER_1);  // stage Engaged, at kTuesday
+  At(kTuesday + absl::Hours(2));
+  baton::v1::CrmEvent deal = Crm();
+  deal.mutable_deal_stage_change()->set_deal_id("d-1");
+  deal.mutable_deal_stage_change()->set_account_id("acme");
+  deal.mutable_deal_stage_change()->set_stage("Opportunity");
+  Apply(deal);
+  // The CRM's upsert from an hour earlier arrives late, still saying Engaged.
+  baton::v1::CrmEvent upsert = Crm();
+  *upsert.mutable_event_time() = ToTimestamp(kTuesday + absl::Hours(1));
+  upsert.mutable_account_upsert()->set_account_id("acme");
+  upsert.mutable_account_upsert()->set_name("Acme Corp");
+  upsert.mutable_account_upsert()->set_tier(baton::v1::TIER_1);
+  upsert.mutable_account_upsert()->set_stage("Engaged");
+  Apply(upsert);
+  EXPECT_EQ(accounts_["acme"].head().profile().stage(), "Opportunity");
+  EXPECT_EQ(accounts_["acme"].head().stage_time_ms(),
+            absl::ToUnixMillis(kTuesday + absl::Hours(2)));
 }
 
 TEST_F(FollowUpTest, RoutingWithRequireWorkingHoursSkipsARepOutsideTheirHours) {
@@ -821,8 +854,9 @@ TEST_F(FollowUpTest, AReassignmentNobodyCanTakeIsReportedAndTheNextStepCountsFro
           HasSubstr("SLA_REMINDER 0"),
           absl::StrCat("SLA_BREACH 0 alert:sla_breach:", h, " @2026-12-01T14:30:00Z to ae-1"),
           absl::StrCat("ESCALATION 1 alert:escalation:", h, ":1 @2026-12-01T14:30:00Z to mgr-1"),
-          // Nobody to notify and nobody took it: the marketing owner hears of it.
-          absl::StrCat("ESCALATION 2 alert:escalation:", h, ":2 @2026-12-01T15:00:00Z to mkt-1"),
+          // Nobody took it: the assignee and their manager hear of it.
+          absl::StrCat("ESCALATION 2 alert:escalation:", h,
+                       ":2 @2026-12-01T15:00:00Z to ae-1,mgr-1"),
           // No reassignment: the last step counts from the first breach (09:30 + 1h).
           absl::StrCat("ESCALATION 3 alert:escalation:", h, ":3 @2026-12-01T15:30:00Z to mkt-1")));
   ASSERT_THAT(effects.alerts, SizeIs(5));

@@ -417,7 +417,7 @@ void Processor::IndexTimer(int32_t partition, const core::Account& account, int6
 absl::Status Processor::ExpireTimers(const std::vector<int32_t>& partitions, absl::Time now) {
   size_t budget = options_.max_expired_per_call;
   for (int32_t partition : partitions) {
-    absl::Time until = now;
+    absl::Time until = now - options_.timer_grace;
     if (options_.timers_on_event_time) {
       auto it = partition_time_.find(partition);
       if (it == partition_time_.end()) continue;

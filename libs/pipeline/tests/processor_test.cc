@@ -472,9 +472,11 @@ class TimerTest : public ProcessorTest {
     engine_.SetRules(SlaRules());
     processor_ = MakeProcessor();
   }
-  std::unique_ptr<Processor> MakeProcessor(bool event_time = false) {
+  std::unique_ptr<Processor> MakeProcessor(bool event_time = false,
+                                           absl::Duration grace = absl::ZeroDuration()) {
     ProcessorOptions options;
     options.timers_on_event_time = event_time;
+    options.timer_grace = grace;
     return std::make_unique<Processor>(options, engine_, store_, observer_);
   }
   // Expire at kNow + minutes and commit; returns the alert ids published by that unit.
@@ -513,6 +515,26 @@ TEST_F(TimerTest, TimersFireOnTheWallClockWhenNoEventArrivesEachOnce) {
   }
   EXPECT_EQ(core::ToTime(breach.occurred_at()), kNow + absl::Minutes(40));
   EXPECT_THAT(breach.recipients(), ElementsAre("ae-1"));
+}
+
+TEST_F(TimerTest, AGracePeriodLetsALateDeliveredFollowUpCount) {
+  processor_ = MakeProcessor(/*event_time=*/false, /*grace=*/absl::Minutes(5));
+  Account();
+  QualifyingEngagement();
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const std::string ho = HandoffId();
+  EXPECT_THAT(ExpireAt(12), IsEmpty());  // the reminder (kNow+10m) waits out the grace
+  EXPECT_THAT(ExpireAt(15), ElementsAre("alert:sla_reminder:" + ho));
+  // The AE called at kNow+39m; the CRM delivers it at kNow+43m, after the deadline (kNow+40m)
+  // but within the grace: the SLA is met, no breach.
+  EXPECT_THAT(ExpireAt(43), IsEmpty());
+  Feed("abm.crm.v1", absl::StrCat(R"({"event_id": "act-1", "event_time": ")",
+                                  absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", kNow + absl::Minutes(39),
+                                                   absl::UTCTimeZone()),
+                                  R"(", "source": "crm", "sales_activity": {"account_id": "acme",
+                                  "rep_id": "ae-1", "kind": "CALL"}})"));
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  EXPECT_THAT(ExpireAt(600), IsEmpty());
 }
 
 TEST_F(TimerTest, ArmedTimersSurviveARestart) {

@@ -1,5 +1,5 @@
 // Routing: who takes a handoff. Walks a waterfall of targets (the account's owner, a pool, a
-// queue, a named rep, the backup or manager of the rep named before) and returns the first that
+// queue, a named rep, the backup or manager of the first rep named) and returns the first that
 // can take it, with one line per step tried, so the lead shows why it went where it went.
 //
 // A rep can take a handoff unless deactivated, out of office, or (when the routing section asks
@@ -36,8 +36,10 @@ struct RouteDecision {
 
 // Route walks `waterfall` at time `at`. `exclude` is never picked (the assignee a handoff is
 // being reassigned away from). Choosing from a pool advances the pool's position in `team`.
+// `catch_all` false leaves the catch-all queue out (a reassignment goes to a person or nowhere).
 RouteDecision Route(const Policy& policy, Team& team,
                     const std::vector<baton::config::v1::Target>& waterfall,
-                    const baton::v1::Owners& owners, absl::Time at, absl::string_view exclude = "");
+                    const baton::v1::Owners& owners, absl::Time at, absl::string_view exclude = "",
+                    bool catch_all = true);
 
 }  // namespace baton::core

@@ -61,6 +61,9 @@ struct ProcessorOptions {
   // Timers fire on the wall clock (live) or on each partition's event time, the latest event
   // time processed from it (replay: the same alerts as the live run).
   bool timers_on_event_time = false;
+  // Wall-clock timers fire this long after they are due, so that a follow-up logged in the CRM
+  // just before a deadline but delivered a little later (CDC lag) still meets the SLA.
+  absl::Duration timer_grace = absl::ZeroDuration();
   // At most this many accounts' timers are expired per call of ExpireTimers.
   size_t max_expired_per_call = 10'000;
 };
