@@ -82,7 +82,8 @@ absl::Status ValidateEngagement(const EngagementEvent& e) {
   if (e.type() == baton::v1::INTENT_SIGNAL && e.intent_topic().empty()) {
     return Invalid("missing_field", "intent_topic is required for INTENT_SIGNAL");
   }
-  if (e.intent_score() < 0 || e.intent_score() > 100) {
+  // Written so that NaN, which compares false with everything, is refused too.
+  if (!(e.intent_score() >= 0 && e.intent_score() <= 100)) {
     return Invalid("invalid_value", "intent_score must be within 0..100");
   }
   return absl::OkStatus();
@@ -117,7 +118,7 @@ absl::Status ValidateCrm(const CrmEvent& e) {
           !s.ok()) {
         return s;
       }
-      if (a.icp_fit() < 0 || a.icp_fit() > 100) {
+      if (!(a.icp_fit() >= 0 && a.icp_fit() <= 100)) {  // NaN too
         return Invalid("invalid_value", "account_upsert.icp_fit must be within 0..100");
       }
       return absl::OkStatus();

@@ -1,5 +1,6 @@
 #include "baton/codec/codec.h"
 
+#include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -165,6 +166,28 @@ TEST(ValidateTest, IdsWithControlCharactersAreRefused) {
   EXPECT_EQ(
       ReasonOf(DecodeInput(InputKind::kCrm, crm.SerializeAsString(), PayloadFormat::kProtobuf)),
       "invalid_value: account_upsert.account_id contains a control character");
+}
+
+// Found by decode_fuzz: a NaN score compared false with both bounds and passed validation.
+TEST(ValidateTest, NanScoresAreInvalidValues) {
+  EXPECT_EQ(ReasonOf(DecodeInput(InputKind::kEngagement,
+                                 R"({"event_id": "e", "event_time": "2026-11-20T10:00:00Z",
+                                     "source": "bombora", "account_id": "a",
+                                     "type": "INTENT_SIGNAL", "intent_topic": "crm",
+                                     "intent_score": "NaN"})",
+                                 PayloadFormat::kJson)),
+            "invalid_value: intent_score must be within 0..100");
+
+  baton::v1::CrmEvent crm;
+  crm.set_event_id("crm-1");
+  crm.mutable_event_time()->set_seconds(1795168800);
+  crm.set_source("salesforce");
+  crm.mutable_account_upsert()->set_account_id("acme");
+  crm.mutable_account_upsert()->set_tier(baton::v1::TIER_1);
+  crm.mutable_account_upsert()->set_icp_fit(std::numeric_limits<double>::quiet_NaN());
+  EXPECT_EQ(
+      ReasonOf(DecodeInput(InputKind::kCrm, crm.SerializeAsString(), PayloadFormat::kProtobuf)),
+      "invalid_value: account_upsert.icp_fit must be within 0..100");
 }
 
 TEST(ValidateTest, CrmEventNeedsAPayload) {

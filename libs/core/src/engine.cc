@@ -539,6 +539,7 @@ void ApplyDisposition(Ctx& ctx, const baton::v1::HandoffDisposition& d, int64_t 
   for (HandoffRecord& h : *head.mutable_handoffs()) {
     if (h.handoff_id() != d.handoff_id() || h.status() != baton::internal::v1::OPEN) continue;
     if (d.disposition() == baton::v1::ACCEPTED) {
+      ++ctx.effects.accepted;
       EndSla(ctx, h, t_ms, /*follow_up=*/true);
       Close(ctx, h, baton::internal::v1::ACCEPTED, t_ms);
       h.clear_lead();

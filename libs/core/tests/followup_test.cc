@@ -992,6 +992,8 @@ TEST_F(FollowUpTest, FollowUpAcceptanceMeetsTheSla) {
   EXPECT_THAT(accepted.sla_outcomes, ElementsAre("met"));
   EXPECT_THAT(accepted.follow_up_times, ElementsAre(absl::Minutes(20)));
   EXPECT_THAT(accepted.alerts, IsEmpty());
+  EXPECT_EQ(accepted.accepted, 1);
+  EXPECT_EQ(Dispose(h, baton::v1::ACCEPTED).accepted, 0);  // counted once
   EXPECT_EQ(Record().status(), baton::internal::v1::ACCEPTED);
   EXPECT_EQ(team_.OpenHandoffs("ae-1"), 0);
   EXPECT_THAT(Expire(InNewYork(2026, 12, 10, 12, 0)).alerts, IsEmpty());

@@ -76,6 +76,9 @@ PrometheusMetrics::PrometheusMetrics()
           "Follow-up SLAs that ended, by outcome (met, breached, cancelled); one per assignment.")),
       rejections_(CounterFamily(*registry_, "baton_rejections_total",
                                 "Handoffs rejected by sales, by reason (NONE without one).")),
+      accepted_(CounterFamily(*registry_, "baton_handoffs_accepted_total",
+                              "Open handoffs sales accepted (HandoffDisposition ACCEPTED).")
+                    .Add({})),
       follow_up_seconds_(
           prometheus::BuildHistogram()
               .Name("baton_time_to_first_follow_up_seconds")
@@ -152,6 +155,7 @@ void PrometheusMetrics::Committed(const pipeline::CommitStats& stats, absl::Dura
   for (const auto& [reason, n] : stats.rejections) {
     rejections_.Add({{"reason", reason}}).Increment(static_cast<double>(n));
   }
+  accepted_.Increment(static_cast<double>(stats.accepted));
   for (double s : stats.follow_up_seconds) follow_up_seconds_.Observe(s);
   for (double s : stats.timer_lateness_seconds) timer_lateness_seconds_.Observe(s);
   commits_.Increment();

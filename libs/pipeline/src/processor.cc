@@ -374,6 +374,7 @@ void Processor::Stage(const core::Effects& effects, const std::string& account_i
   }
   for (const std::string& outcome : effects.sla_outcomes) ++stats_.sla_outcomes[outcome];
   for (const std::string& reason : effects.rejections) ++stats_.rejections[reason];
+  stats_.accepted += effects.accepted;
   for (absl::Duration d : effects.follow_up_times) {
     stats_.follow_up_seconds.push_back(absl::ToDoubleSeconds(d));
   }

@@ -59,8 +59,9 @@ struct Effects {
   bool late = false;
   // SLAs that ended: "met", "breached" or "cancelled", one entry per armed SLA, once.
   std::vector<std::string> sla_outcomes;
-  // Handoffs rejected, by reason name ("NONE" without one).
+  // Handoffs rejected, by reason name ("NONE" without one), and handoffs accepted.
   std::vector<std::string> rejections;
+  int accepted = 0;
   // Time from routing to first follow-up, per SLA met or followed up late.
   std::vector<absl::Duration> follow_up_times;
   // Due times of the timers that fired.

@@ -66,6 +66,7 @@ class PrometheusMetrics final : public pipeline::Observer {
   prometheus::Counter& unmatched_;
   prometheus::Family<prometheus::Counter>& sla_outcomes_;
   prometheus::Family<prometheus::Counter>& rejections_;
+  prometheus::Counter& accepted_;
   prometheus::Histogram& follow_up_seconds_;
   prometheus::Histogram& timer_lateness_seconds_;
 };

@@ -118,6 +118,7 @@ struct CommitStats {
   std::map<std::string, int64_t> sla_outcomes;
   // Rejected handoffs by reason ("NONE" for a rejection without one).
   std::map<std::string, int64_t> rejections;
+  int64_t accepted = 0;
   // Time from routing to first follow-up, in seconds, one per follow-up.
   std::vector<double> follow_up_seconds;
   // How long after its due time each timer fired, in seconds (wall-clock timers only).
