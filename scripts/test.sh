@@ -12,8 +12,8 @@ bash tests/kafka/kafka.sh fetch
 if [[ $# -eq 0 ]]; then
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DBATON_FUZZ=ON -DBATON_BUILD_TESTS=OFF >/dev/null
-  cmake --build build-fuzz -j 2 --target yaml_proto_fuzz
-  ctest --test-dir build-fuzz/libs/config -L fuzz --output-on-failure --timeout 300
+  cmake --build build-fuzz -j 2 --target yaml_proto_fuzz decode_fuzz
+  ctest --test-dir build-fuzz -L fuzz --output-on-failure --timeout 300
 fi
 
 cd build

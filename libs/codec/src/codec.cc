@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
@@ -43,6 +44,26 @@ absl::Status RequireEnum(int value, IsValid is_valid, absl::string_view field) {
     return Invalid("invalid_value", absl::StrCat(field, " has unknown value ", value));
   }
   return absl::OkStatus();
+}
+
+// IsTimeZoneName accepts what an IANA zone name looks like ("Europe/Berlin", "Etc/GMT+5",
+// "America/Argentina/Buenos_Aires"): at most 64 bytes of '/'-separated components of letters,
+// digits and "._+-", none empty, "." or "..". Only such names may reach absl::LoadTimeZone: it
+// opens whatever file a name maps to ("file:/etc/passwd" and "../" escape the zoneinfo
+// directory) and caches every name it is given, found or not, for the life of the process.
+bool IsTimeZoneName(absl::string_view name) {
+  constexpr size_t kMaxTimeZoneNameBytes = 64;
+  if (name.empty() || name.size() > kMaxTimeZoneNameBytes) return false;
+  for (absl::string_view part : absl::StrSplit(name, '/')) {
+    if (part.empty() || part == "." || part == "..") return false;
+    for (char c : part) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '+' &&
+          c != '.') {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 absl::Status ValidateCommon(const std::string& event_id, bool has_time, const std::string& source) {
@@ -180,7 +201,7 @@ absl::Status ValidateCrm(const CrmEvent& e) {
       if (absl::Status s = RequireId(r.rep_id(), "rep_status.rep_id"); !s.ok()) return s;
       absl::TimeZone zone;
       if (!r.time_zone().empty() &&
-          (r.time_zone().find('/') == 0 || r.time_zone() == "localtime" ||
+          (!IsTimeZoneName(r.time_zone()) || r.time_zone() == "localtime" ||
            !absl::LoadTimeZone(r.time_zone(), &zone))) {
         return Invalid("invalid_value",
                        "rep_status.time_zone is not an IANA time zone such as Europe/Berlin");

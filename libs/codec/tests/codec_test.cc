@@ -156,6 +156,33 @@ TEST(ValidateTest, RepStatusAndOutreachPlanAreChecked) {
   EXPECT_TRUE(ok.ok()) << ok.status();
 }
 
+// absl::LoadTimeZone opens the file any name maps to ("file:" and "../" escaped the zoneinfo
+// directory) and keeps every name it is asked for, so paths and overlong names must not reach it.
+TEST(ValidateTest, TimeZoneThatIsAPathOrOverlongIsRefused) {
+  auto decode = [](absl::string_view time_zone) {
+    baton::v1::CrmEvent crm;
+    crm.set_event_id("crm-1");
+    crm.mutable_event_time()->set_seconds(1795168800);
+    crm.set_source("salesforce");
+    crm.mutable_rep_status()->set_rep_id("ae-1");
+    crm.mutable_rep_status()->set_time_zone(std::string(time_zone));
+    return DecodeInput(InputKind::kCrm, crm.SerializeAsString(), PayloadFormat::kProtobuf);
+  };
+  for (absl::string_view refused : {"/usr/share/zoneinfo/UTC", "file:/usr/share/zoneinfo/UTC",
+                                    "file:/etc/passwd", "../../../../usr/share/zoneinfo/Asia/Tokyo",
+                                    "Europe/../Europe/Berlin", "Europe//Berlin", "localtime"}) {
+    EXPECT_THAT(ReasonOf(decode(refused)),
+                StartsWith("invalid_value: rep_status.time_zone is not an IANA time zone"))
+        << refused;
+  }
+  EXPECT_THAT(ReasonOf(decode(absl::StrCat("Europe/", std::string(60, 'x')))),
+              StartsWith("invalid_value: rep_status.time_zone"));
+  for (absl::string_view accepted :
+       {"Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "UTC"}) {
+    EXPECT_TRUE(decode(accepted).ok()) << accepted;
+  }
+}
+
 TEST(ValidateTest, IdsWithControlCharactersAreRefused) {
   baton::v1::CrmEvent crm;
   crm.set_event_id("crm-1");
