@@ -48,8 +48,9 @@ class RocksDbStateStore final : public pipeline::StateStore {
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
       absl::string_view prefix) override;
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanRange(
-      absl::string_view from, absl::string_view to, size_t limit) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanRange(absl::string_view from,
+                                                                             absl::string_view to,
+                                                                             size_t limit) override;
   absl::StatusOr<std::optional<int64_t>> LoadOffset(const pipeline::TopicPartition& tp) override;
   // Commit writes the batch atomically. After a failed write (for example a full disk) RocksDB
   // stops accepting writes; the next Commit first asks it to resume.
