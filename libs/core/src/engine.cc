@@ -730,6 +730,24 @@ std::string Reassign(Ctx& ctx, HandoffRecord& h, baton::config::v1::Recipient to
   return d.assignee;
 }
 
+// ScheduleNextStep times the breached SLA's next escalation step: its `after` in the assignee's
+// business hours from the breach, never before `not_before_ms`; or ends the escalation when no
+// step is left.
+void ScheduleNextStep(Ctx& ctx, HandoffRecord& h, int64_t not_before_ms) {
+  SlaState* sla = h.mutable_sla();
+  if (sla->next_step() >= sla->policy().escalation_size()) {
+    sla->set_escalation_done(true);
+    sla->set_next_step_ms(0);
+    return;
+  }
+  const BusinessCalendar calendar =
+      ctx.policy().CalendarFor(h.assignee_id(), ctx.team.Rep(h.assignee_id()));
+  const absl::Time due =
+      calendar.Add(absl::FromUnixMillis(sla->deadline_ms()),
+                   ToDuration(sla->policy().escalation(sla->next_step()).after()));
+  sla->set_next_step_ms(std::max(not_before_ms, absl::ToUnixMillis(due)));
+}
+
 void Fire(Ctx& ctx, const Due& due) {
   AccountHead& head = ctx.head();
   const std::string& name = head.profile().name();
@@ -762,17 +780,7 @@ void Fire(Ctx& ctx, const Due& due) {
                                      "): ", h.assignee_id(), " did not follow up on handoff ",
                                      h.handoff_id(), " by ", FormatMs(sla->deadline_ms())));
       ctx.effects.alerts.push_back(std::move(alert));
-      if (sla->next_step() < sla->policy().escalation_size()) {
-        const BusinessCalendar calendar =
-            ctx.policy().CalendarFor(h.assignee_id(), ctx.team.Rep(h.assignee_id()));
-        sla->set_next_step_ms(absl::ToUnixMillis(
-            calendar.Add(absl::FromUnixMillis(sla->deadline_ms()),
-                         ToDuration(sla->policy().escalation(sla->next_step()).after()))));
-        // Due at the breach itself: never before it.
-        sla->set_next_step_ms(std::max(sla->next_step_ms(), sla->deadline_ms()));
-      } else {
-        sla->set_escalation_done(true);
-      }
+      ScheduleNextStep(ctx, h, /*not_before_ms=*/sla->deadline_ms());
       return;
     }
     case TimerKind::kEscalation: {
@@ -816,18 +824,7 @@ void Fire(Ctx& ctx, const Due& due) {
       ctx.effects.alerts.push_back(std::move(alert));
       // After a reassignment the new SLA is armed; the next step waits for its breach.
       if (h.sla().status() == baton::internal::v1::BREACHED) {
-        SlaState* s = h.mutable_sla();
-        if (s->next_step() < s->policy().escalation_size()) {
-          const BusinessCalendar calendar =
-              ctx.policy().CalendarFor(h.assignee_id(), ctx.team.Rep(h.assignee_id()));
-          s->set_next_step_ms(std::max(
-              due.at_ms, absl::ToUnixMillis(calendar.Add(
-                             absl::FromUnixMillis(s->deadline_ms()),
-                             ToDuration(s->policy().escalation(s->next_step()).after())))));
-        } else {
-          s->set_escalation_done(true);
-          s->set_next_step_ms(0);
-        }
+        ScheduleNextStep(ctx, h, /*not_before_ms=*/due.at_ms);
       }
       return;
     }

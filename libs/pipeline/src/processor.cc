@@ -57,12 +57,30 @@ std::string AccountKey(int32_t partition, absl::string_view account_id) {
   return key;
 }
 
+namespace {
+
+// Stored keys hold numbers big-endian, so that byte order is numeric order.
+void AppendBigEndian64(std::string& key, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(v >> shift));
+}
+uint64_t ReadBigEndian64(absl::string_view bytes) {
+  uint64_t v = 0;
+  for (unsigned char c : bytes.substr(0, 8)) v = (v << 8) | c;
+  return v;
+}
+
+// TimerDue is the due time in a TimerKey: after the partition (4 bytes) and "\x01t".
+int64_t TimerDue(absl::string_view key) {
+  return static_cast<int64_t>(ReadBigEndian64(key.substr(6)));
+}
+
+}  // namespace
+
 std::string TimerKey(int32_t partition, int64_t due_ms, absl::string_view account_id) {
   std::string key = AccountKey(partition, "");
   key.pop_back();
   key.append("\x01t");
-  const auto due = static_cast<uint64_t>(due_ms);
-  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(due >> shift));
+  AppendBigEndian64(key, static_cast<uint64_t>(due_ms));
   key.append(account_id.data(), account_id.size());
   return key;
 }
@@ -72,17 +90,15 @@ namespace {
 std::string PartSuffix(const core::StoredPart& part) {
   if (part.kind == core::StoredPart::Kind::kHead) return "h";
   std::string suffix = "d";
-  const auto day = static_cast<uint64_t>(part.day);
-  for (int shift = 56; shift >= 0; shift -= 8) suffix.push_back(static_cast<char>(day >> shift));
+  AppendBigEndian64(suffix, static_cast<uint64_t>(part.day));
   return suffix;
 }
 
 absl::StatusOr<core::StoredPart> ParsePart(absl::string_view suffix, std::string value) {
   if (suffix == "h") return core::StoredPart{core::StoredPart::Kind::kHead, 0, std::move(value)};
   if (suffix.size() == 9 && suffix[0] == 'd') {
-    uint64_t day = 0;
-    for (unsigned char c : suffix.substr(1)) day = (day << 8) | c;
-    return core::StoredPart{core::StoredPart::Kind::kDay, static_cast<int64_t>(day),
+    return core::StoredPart{core::StoredPart::Kind::kDay,
+                            static_cast<int64_t>(ReadBigEndian64(suffix.substr(1))),
                             std::move(value)};
   }
   return absl::DataLossError("unknown stored account record");
@@ -286,8 +302,7 @@ absl::Status Processor::Match(const InputRecord& record, baton::v1::EngagementEv
   if (!free_mail) {
     std::string key = WaitingPrefix(domain);
     key.push_back('\0');
-    const uint64_t id = core::StableHash64({event.event_id()});
-    for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(id >> shift));
+    AppendBigEndian64(key, core::StableHash64({event.event_id()}));
     directory_writes_[key] = event.SerializeAsString();
   }
   return absl::OkStatus();
@@ -441,9 +456,7 @@ absl::Status Processor::ExpireTimers(const std::vector<int32_t>& partitions, abs
       if (!account.ok()) return account.status();
       absl::StatusOr<core::Team*> team = Team();
       if (!team.ok()) return team.status();
-      uint64_t due_ms = 0;
-      for (size_t i = prefix - 8; i < prefix; ++i) due_ms = (due_ms << 8) | uint8_t(key[i]);
-      const int64_t indexed = static_cast<int64_t>(due_ms);
+      const int64_t indexed = TimerDue(key);
       const int64_t before = (*account)->head().timer_due_ms();
       if (before != indexed) {
         // A leftover entry (the account's timer moved in a unit that also wrote this one).
@@ -470,11 +483,7 @@ absl::StatusOr<absl::Time> Processor::NextTimer(const std::vector<int32_t>& part
                                   TimerKey(partition, std::numeric_limits<int64_t>::max(), ""), 1);
     if (!first.ok()) return first.status();
     if (first->empty()) continue;
-    const std::string& key = first->front().first;
-    const size_t prefix = TimerKey(partition, 0, "").size();
-    uint64_t due_ms = 0;
-    for (size_t i = prefix - 8; i < prefix; ++i) due_ms = (due_ms << 8) | uint8_t(key[i]);
-    next = std::min(next, absl::FromUnixMillis(static_cast<int64_t>(due_ms)));
+    next = std::min(next, absl::FromUnixMillis(TimerDue(first->front().first)));
   }
   return next;
 }
