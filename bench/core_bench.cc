@@ -28,15 +28,24 @@ using namespace baton;
 
 class NullSink : public pipeline::OutputSink {
  public:
-  absl::Status Publish(std::vector<pipeline::OutboundRecord>& records) override {
+  // Counts outputs and changelog records apart; every changelog partition is at offset 0.
+  absl::StatusOr<pipeline::ChangelogPositions> Publish(
+      std::vector<pipeline::OutboundRecord>& records, const pipeline::Offsets&) override {
+    pipeline::ChangelogPositions positions;
     for (const auto& r : records) {
+      if (r.topic == pipeline::OutboundRecord::Topic::kChangelog) {
+        ++changelog;
+        positions[r.partition] = 0;
+        continue;
+      }
       ++count;
       bytes += r.value.size();
     }
-    return absl::OkStatus();
+    return positions;
   }
   int64_t count = 0;
   int64_t bytes = 0;
+  int64_t changelog = 0;
 };
 
 class NullObserver : public pipeline::Observer {

@@ -99,7 +99,22 @@ struct Flags {
   size_t max_cached_accounts = 10'000;
   std::string timers = "wall-clock";
   int timer_grace_ms = 0;
+  std::string guarantee = "exactly-once";
+  std::string changelog_topic = "abm.baton-changelog.v1";
+  std::string transactional_id = "auto";
 };
+
+std::string HostName() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+// InstanceHash identifies an instance by its host and data directory: stable across restarts.
+uint64_t InstanceHash(const Flags& flags) {
+  const std::string dir = std::filesystem::weakly_canonical(flags.data_dir).string();
+  return baton::core::StableHash64({HostName(), dir});
+}
 
 int Fail(const std::string& what) {
   spdlog::critical("{}", what);
@@ -140,7 +155,8 @@ int Run(Flags flags) {
     cluster = std::move(*started);
     for (const std::string* topic :
          {&flags.engagement_topic, &flags.crm_topic, &flags.routed_leads_topic, &flags.alerts_topic,
-          &flags.deadletter_topic}) {
+          &flags.deadletter_topic, &flags.matched_topic, &flags.unmatched_topic,
+          &flags.changelog_topic}) {
       if (auto s = cluster->CreateTopic(*topic, 3); !s.ok()) {
         return Fail(std::string(s.message()));
       }
@@ -150,6 +166,8 @@ int Run(Flags flags) {
     kafka.consumer_properties = {{"session.timeout.ms", "6000"}, {"fetch.wait.max.ms", "10"}};
     std::printf("baton: embedded Kafka (librdkafka mock cluster, demo only) at %s\n",
                 flags.brokers.c_str());
+    // The mock cluster implements no read_committed isolation: the demo runs at-least-once.
+    flags.guarantee = "at-least-once";
     if (flags.data_dir.empty()) {
       // The mock cluster starts empty every run, so its state must too.
       char pattern[] = "/tmp/baton-demo-XXXXXX";
@@ -165,14 +183,15 @@ int Run(Flags flags) {
   if (kafka.properties.contains("group.instance.id")) {
     flags.instance_id = "none";  // the operator's -X setting stands
   } else if (flags.instance_id == "auto" && !embedded) {
-    char host[256] = {};
-    gethostname(host, sizeof(host) - 1);
-    const std::string dir = std::filesystem::weakly_canonical(flags.data_dir).string();
-    flags.instance_id =
-        absl::StrFormat("baton-%s-%016x", host, baton::core::StableHash64({host, dir}));
+    flags.instance_id = absl::StrFormat("baton-%s-%016x", HostName(), InstanceHash(flags));
   }
   if (!flags.instance_id.empty() && flags.instance_id != "auto" && flags.instance_id != "none") {
     kafka.consumer_properties.emplace("group.instance.id", flags.instance_id);
+  }
+  // The transactional id is stable for an instance, like its static membership id, so that a
+  // restarted instance fences its predecessor and settles the transaction it left open.
+  if (flags.transactional_id == "auto") {
+    flags.transactional_id = absl::StrFormat("%s-%016x", flags.group_id, InstanceHash(flags));
   }
 
   std::error_code ec;
@@ -191,10 +210,17 @@ int Run(Flags flags) {
   std::fflush(stdout);
 
   baton::kafka::OutputTopics outputs{flags.routed_leads_topic, flags.alerts_topic,
-                                     flags.deadletter_topic, flags.matched_topic,
-                                     flags.unmatched_topic};
-  auto sink = baton::kafka::KafkaOutputSink::Create(kafka, outputs);
+                                     flags.deadletter_topic,   flags.matched_topic,
+                                     flags.unmatched_topic,    flags.changelog_topic};
+  const bool exactly_once = flags.guarantee == "exactly-once";
+  auto sink = baton::kafka::KafkaOutputSink::Create(
+      kafka, {.topics = outputs,
+              .guarantee = exactly_once ? baton::kafka::Guarantee::kExactlyOnce
+                                        : baton::kafka::Guarantee::kAtLeastOnce,
+              .transactional_id = flags.transactional_id,
+              .operation_timeout = absl::Seconds(30)});
   if (!sink.ok()) return Fail(std::string(sink.status().message()));
+  spdlog::info("processing {}; state changelog {}", flags.guarantee, flags.changelog_topic);
 
   baton::core::SystemClock clock;
   baton::core::Engine engine(baton::core::EngineOptions{}, *rules, clock);
@@ -210,6 +236,7 @@ int Run(Flags flags) {
   processor_options.max_cached_accounts = flags.max_cached_accounts;
   processor_options.timers_on_event_time = flags.timers == "event-time";
   processor_options.timer_grace = absl::Milliseconds(flags.timer_grace_ms);
+  processor_options.changelog_topic = flags.changelog_topic;
   baton::pipeline::Processor processor(processor_options, engine, **store, metrics);
 
   baton::kafka::LoopOptions loop_options;
@@ -217,12 +244,14 @@ int Run(Flags flags) {
   loop_options.engagement_topic = flags.engagement_topic;
   loop_options.crm_topic = flags.crm_topic;
   loop_options.matched_topic = flags.matched_topic;
+  loop_options.changelog_topic = flags.changelog_topic;
   loop_options.commit_interval = absl::Milliseconds(flags.commit_interval_ms);
   // The reloader runs on the processing thread, between records: Engine::SetRules must not race
   // with Apply.
-  baton::kafka::LoopListener listener{[&metrics](size_t n) { metrics.SetAssignedPartitions(n); },
-                                      [&metrics](bool up) { metrics.SetUp(up); },
-                                      [&reloader] { reloader.Poll(); }};
+  baton::kafka::LoopListener listener{
+      [&metrics](size_t n) { metrics.SetAssignedPartitions(n); },
+      [&metrics](bool up) { metrics.SetUp(up); }, [&reloader] { reloader.Poll(); },
+      [&metrics](int64_t records, absl::Duration took) { metrics.Restored(records, took); }};
   baton::kafka::ProcessingLoop loop(loop_options, kafka, processor, **sink, listener);
 
   std::unique_ptr<baton::demo::Demo> demo;
@@ -304,6 +333,19 @@ int main(int argc, char** argv) {
                  "Wall-clock timers fire this long after they are due, so a follow-up the CRM "
                  "delivers late (CDC lag) still counts")
       ->check(CLI::Range(0, 3'600'000))
+      ->capture_default_str();
+  app.add_option("--guarantee", flags.guarantee,
+                 "exactly-once: outputs, state changelog and input offsets commit in one Kafka "
+                 "transaction per unit; at-least-once: no transactions, a crash may republish "
+                 "a unit's outputs with the same ids (the demo always runs at-least-once)")
+      ->check(CLI::IsMember({"exactly-once", "at-least-once"}))
+      ->capture_default_str();
+  app.add_option("--changelog-topic", flags.changelog_topic,
+                 "Compacted state changelog, co-partitioned with the inputs")
+      ->capture_default_str();
+  app.add_option("--transactional-id", flags.transactional_id,
+                 "Exactly-once producer id, stable per instance and unique in the group: 'auto' "
+                 "derives it from the group id, host and data directory")
       ->capture_default_str();
   app.add_option("--scenario", flags.scenario,
                  "Demo only: scenario file instead of the bundled one")

@@ -87,7 +87,7 @@ def suffix() -> str:
 def topics(kafka, suffix, request) -> harness.Topics:
     request.node.kafka = kafka
     t = harness.Topics.with_suffix(suffix)
-    kafka.create_topics(t.all(), harness.PARTITIONS)
+    kafka.create_topics(t.all(), harness.PARTITIONS, compacted=[t.changelog])
     return t
 
 

@@ -112,11 +112,16 @@ class Kafka:
             self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
         return self._admin
 
-    def create_topics(self, names: Iterable[str], partitions: int = PARTITIONS) -> None:
-        """Creates the topics. Returns once every partition has a leader."""
+    def create_topics(self, names: Iterable[str], partitions: int = PARTITIONS,
+                      compacted: Iterable[str] = ()) -> None:
+        """Creates the topics, those in `compacted` with cleanup.policy=compact. Returns once
+        every partition has a leader."""
         names = list(names)
+        compacted = set(compacted)
         futures = self.admin.create_topics(
-            [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names],
+            [NewTopic(n, num_partitions=partitions, replication_factor=1,
+                      config={"cleanup.policy": "compact"} if n in compacted else {})
+             for n in names],
             operation_timeout=30, request_timeout=30)
         for name, future in futures.items():
             future.result(timeout=30)
@@ -153,17 +158,18 @@ class Topics:
     deadletter: str
     matched: str
     unmatched: str
+    changelog: str
 
     @classmethod
     def with_suffix(cls, suffix: str) -> "Topics":
         return cls(engagement=f"engagement-{suffix}", crm=f"crm-{suffix}",
                    routed_leads=f"routed-leads-{suffix}", alerts=f"alerts-{suffix}",
                    deadletter=f"deadletter-{suffix}", matched=f"matched-{suffix}",
-                   unmatched=f"unmatched-{suffix}")
+                   unmatched=f"unmatched-{suffix}", changelog=f"changelog-{suffix}")
 
     def all(self) -> list[str]:
         return [self.engagement, self.crm, self.routed_leads, self.alerts, self.deadletter,
-                self.matched, self.unmatched]
+                self.matched, self.unmatched, self.changelog]
 
     def outputs(self) -> list[str]:
         return [self.routed_leads, self.alerts, self.deadletter, self.unmatched]
@@ -242,6 +248,7 @@ class Baton:
             "--deadletter-topic", t.deadletter,
             "--matched-topic", t.matched,
             "--unmatched-topic", t.unmatched,
+            "--changelog-topic", t.changelog,
             "--data-dir", str(self.data_dir),
             "--metrics-address", f"127.0.0.1:{self.metrics_port}",
             "--commit-interval-ms", "100",

@@ -25,6 +25,16 @@ std::vector<pipeline::TopicPartition> ToPipeline(const TopicPartitions& partitio
   return out;
 }
 
+// PartitionNumbers is the distinct partition numbers of an assignment: the co-partitioned
+// inputs share them, and state, timers and the changelog are kept by number.
+std::vector<int32_t> PartitionNumbers(const std::vector<pipeline::TopicPartition>& assignment) {
+  std::vector<int32_t> numbers;
+  for (const auto& tp : assignment) numbers.push_back(tp.partition);
+  std::sort(numbers.begin(), numbers.end());
+  numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+  return numbers;
+}
+
 // Record fills an InputRecord with views into `message` (no copies).
 pipeline::InputRecord Record(RdKafka::Message& message) {
   rd_kafka_message_t* m = message.c_ptr();
@@ -52,12 +62,13 @@ pipeline::InputRecord Record(RdKafka::Message& message) {
 }  // namespace
 
 ProcessingLoop::ProcessingLoop(LoopOptions options, KafkaSettings settings,
-                               pipeline::Processor& processor, pipeline::OutputSink& sink,
+                               pipeline::Processor& processor, KafkaOutputSink& sink,
                                LoopListener listener)
     : options_(std::move(options)),
       settings_(std::move(settings)),
       processor_(processor),
       sink_(sink),
+      changelog_(settings_, options_.changelog_topic),
       listener_(std::move(listener)) {}
 
 ProcessingLoop::~ProcessingLoop() = default;
@@ -83,6 +94,7 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
   }
   consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer_) return absl::InvalidArgumentError(absl::StrCat("consumer: ", error));
+  sink_.BindConsumer(consumer_.get());
   RdKafka::ErrorCode err =
       consumer_->subscribe({options_.engagement_topic, options_.crm_topic, options_.matched_topic});
   if (err != RdKafka::ERR_NO_ERROR) {
@@ -134,11 +146,8 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
     if (tick && !faulted_ && !assignment_.empty()) {
       // Timers fire on the clock even when no event arrives (DESIGN.md, invariant 6); what they
       // emit commits with this unit.
-      std::vector<int32_t> partitions;
-      for (const auto& tp : assignment_) partitions.push_back(tp.partition);
-      std::sort(partitions.begin(), partitions.end());
-      partitions.erase(std::unique(partitions.begin(), partitions.end()), partitions.end());
-      if (absl::Status s = processor_.ExpireTimers(partitions, absl::Now()); !s.ok()) {
+      if (absl::Status s = processor_.ExpireTimers(PartitionNumbers(assignment_), absl::Now());
+          !s.ok()) {
         Fault("expiring timers", s);
       }
     }
@@ -153,11 +162,13 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
   if (!fatal_.ok()) {
     spdlog::error("stopping: {}", std::string(fatal_.message()));
     consumer_->close();
+    sink_.BindConsumer(nullptr);
     return fatal_;
   }
   spdlog::info("stopping: committing and leaving the group");
   if (!faulted_) CommitUnit();
   consumer_->close();  // revokes the assignment (committing nothing more) and leaves the group
+  sink_.BindConsumer(nullptr);
   consumer_.reset();
   return absl::OkStatus();
 }
@@ -170,9 +181,9 @@ void ProcessingLoop::CommitUnit() {
     return;
   }
   backoff_ = absl::ZeroDuration();
-  // The group's committed offsets follow the store's, for lag monitoring and as the start
-  // position of an instance without local state.
-  if (offsets->empty()) return;  // a unit of timers only
+  // At-least-once: the group's committed offsets follow the store's, for lag monitoring.
+  // Exactly-once committed them in the unit's transaction.
+  if (offsets->empty() || sink_.transactional()) return;
   OwnedPartitions commit;
   for (const auto& [tp, offset] : *offsets) {
     commit.list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
@@ -183,6 +194,11 @@ void ProcessingLoop::CommitUnit() {
 }
 
 void ProcessingLoop::Fault(absl::string_view what, const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kFailedPrecondition ||
+      status.code() == absl::StatusCode::kDataLoss) {
+    fatal_ = status;  // fenced, or corrupt state: retrying cannot help
+    return;
+  }
   backoff_ = std::min(options_.max_backoff, std::max(absl::Milliseconds(250), backoff_ * 2));
   spdlog::error("{} failed, retrying in {}: {}", std::string(what), absl::FormatDuration(backoff_),
                 std::string(status.message()));
@@ -198,6 +214,16 @@ void ProcessingLoop::Fault(absl::string_view what, const absl::Status& status) {
 }
 
 absl::Status ProcessingLoop::Reassign() {
+  if (absl::Status s = sink_.Ready(); !s.ok()) return s;
+  const absl::Time start = absl::Now();
+  absl::StatusOr<int64_t> restored = changelog_.Restore(PartitionNumbers(assignment_), processor_);
+  if (!restored.ok()) return restored.status();
+  const absl::Duration took = absl::Now() - start;
+  listener_.restored(*restored, took);
+  if (*restored > 0) {
+    spdlog::info("restored {} changelog records into the store in {}", *restored,
+                 absl::FormatDuration(took));
+  }
   OwnedPartitions partitions;
   for (const auto& tp : assignment_) {
     absl::StatusOr<std::optional<int64_t>> offset = processor_.ResumeOffset(tp);

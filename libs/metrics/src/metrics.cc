@@ -93,7 +93,14 @@ PrometheusMetrics::PrometheusMetrics()
                     "escalation, stall, decision date) fired.")
               .Register(*registry_)
               .Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-                                                               30, 60})) {
+                                                               30, 60})),
+      restored_records_(
+          CounterFamily(*registry_, "baton_changelog_restored_records_total",
+                        "State changelog records restored into the local store on assignment "
+                        "or after a fault (the tail the store had not yet checkpointed).")
+              .Add({})),
+      last_restore_seconds_(Gauge(*registry_, "baton_last_restore_seconds",
+                                  "How long the last changelog restore took.")) {
   for (const char* outcome : {"met", "breached", "cancelled"}) {
     sla_outcomes_.Add({{"outcome", outcome}});
   }
@@ -176,6 +183,11 @@ void PrometheusMetrics::SetAssignedPartitions(size_t count) {
 }
 
 void PrometheusMetrics::SetUp(bool up) { up_.Set(up ? 1 : 0); }
+
+void PrometheusMetrics::Restored(int64_t records, absl::Duration took) {
+  restored_records_.Increment(static_cast<double>(records));
+  last_restore_seconds_.Set(absl::ToDoubleSeconds(took));
+}
 
 void PrometheusMetrics::RulesReloaded(bool ok, int version_in_force) {
   rule_loads_.Add({{"result", ok ? "ok" : "rejected"}}).Increment();

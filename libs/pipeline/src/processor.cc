@@ -522,12 +522,6 @@ absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::strin
 
 absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
   const absl::Time start = absl::Now();
-  if (!outputs_.empty()) {
-    if (absl::Status s = sink.Publish(outputs_); !s.ok()) {
-      observer_.CommitFailed("publish");
-      return s;
-    }
-  }
   StateBatch batch;
   for (auto& [key, cached] : cache_) {
     core::Account& account = cached.account;
@@ -550,6 +544,17 @@ absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
   for (auto& [key, value] : directory_writes_) batch.writes.emplace_back(key, std::move(value));
   directory_writes_.clear();
   batch.offsets = offsets_;
+  StageChangelog(batch);
+  if (!outputs_.empty()) {
+    absl::StatusOr<ChangelogPositions> positions = sink.Publish(outputs_, offsets_);
+    if (!positions.ok()) {
+      observer_.CommitFailed("publish");
+      return positions.status();
+    }
+    for (const auto& [partition, next] : *positions) {
+      batch.offsets[TopicPartition{options_.changelog_topic, partition}] = next;
+    }
+  }
   if (absl::Status s = store_.Commit(batch); !s.ok()) {
     observer_.CommitFailed("store");
     return s;
@@ -562,6 +567,81 @@ absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
   EvictClean();
   observer_.CachedAccounts(cache_.size());
   return committed;
+}
+
+namespace {
+
+// A changelog record holding an input partition's next offset: the key is this prefix (a
+// partition number no partition has) and the input topic; the value the offset, big-endian.
+const std::string kOffsetRecordPrefix("\xff\xff\xff\xfeo", 5);
+
+// PartitionOfKey is the partition a stored record belongs to; -1 for the global range.
+int32_t PartitionOfKey(absl::string_view key) {
+  uint32_t p = 0;
+  for (unsigned char c : key.substr(0, 4)) p = (p << 8) | c;
+  return static_cast<int32_t>(p);
+}
+
+}  // namespace
+
+void Processor::StageChangelog(const StateBatch& batch) {
+  // Global records (the directory and the team) go with the unit's lowest partition: a
+  // restart replays every owned partition's tail, and a unit's records stay in order.
+  int32_t global_partition = std::numeric_limits<int32_t>::max();
+  for (const auto& [tp, offset] : batch.offsets) {
+    global_partition = std::min(global_partition, tp.partition);
+  }
+  for (const auto& [key, value] : batch.writes) {
+    const int32_t p = PartitionOfKey(key);
+    if (p >= 0) global_partition = std::min(global_partition, p);
+  }
+  if (global_partition == std::numeric_limits<int32_t>::max()) return;  // nothing to log
+  for (const auto& [key, value] : batch.writes) {
+    OutboundRecord record;
+    record.topic = OutboundRecord::Topic::kChangelog;
+    const int32_t p = PartitionOfKey(key);
+    record.partition = p >= 0 ? p : global_partition;
+    record.key = key;
+    if (value.has_value()) {
+      record.value = *value;
+    } else {
+      record.tombstone = true;
+    }
+    outputs_.push_back(std::move(record));
+  }
+  for (const auto& [tp, offset] : batch.offsets) {
+    OutboundRecord record;
+    record.topic = OutboundRecord::Topic::kChangelog;
+    record.partition = tp.partition;
+    record.key = kOffsetRecordPrefix + tp.topic;
+    AppendBigEndian64(record.value, static_cast<uint64_t>(offset));
+    outputs_.push_back(std::move(record));
+  }
+}
+
+absl::StatusOr<std::optional<int64_t>> Processor::ChangelogPosition(int32_t partition) {
+  return store_.LoadOffset(TopicPartition{options_.changelog_topic, partition});
+}
+
+absl::Status Processor::RestoreChangelog(int32_t partition,
+                                         const std::vector<ChangelogRecord>& records,
+                                         int64_t next_offset) {
+  StateBatch batch;
+  batch.writes.reserve(records.size());
+  for (const ChangelogRecord& record : records) {
+    if (absl::StartsWith(record.key, kOffsetRecordPrefix)) {
+      if (!record.value || record.value->size() != 8) {
+        return absl::DataLossError(absl::StrCat("changelog partition ", partition,
+                                                ": an input offset record without 8 bytes"));
+      }
+      batch.offsets[TopicPartition{record.key.substr(kOffsetRecordPrefix.size()), partition}] =
+          static_cast<int64_t>(ReadBigEndian64(*record.value));
+      continue;
+    }
+    batch.writes.emplace_back(record.key, record.value);
+  }
+  batch.offsets[TopicPartition{options_.changelog_topic, partition}] = next_offset;
+  return store_.Commit(batch);
 }
 
 void Processor::Rewind() {

@@ -69,12 +69,30 @@ class InMemoryStateStore : public StateStore {
   bool fail_commits = false;
 };
 
+// RecordingSink keeps the outputs in `published` and the state changelog, per partition, in
+// `changelog`, as a broker would (a record's offset is its index).
 class RecordingSink : public OutputSink {
  public:
-  absl::Status Publish(std::vector<OutboundRecord>& records) override {
+  absl::StatusOr<ChangelogPositions> Publish(std::vector<OutboundRecord>& records,
+                                             const Offsets&) override {
     if (fail) return absl::UnavailableError("broker down");
-    for (auto& r : records) published.push_back(r);
-    return absl::OkStatus();
+    ChangelogPositions positions;
+    for (auto& r : records) {
+      if (r.topic != OutboundRecord::Topic::kChangelog) {
+        published.push_back(r);
+        continue;
+      }
+      EXPECT_GE(r.partition, 0);
+      auto& log = changelog[r.partition];
+      log.push_back({r.key, r.tombstone ? std::nullopt : std::optional<std::string>(r.value)});
+      positions[r.partition] = static_cast<int64_t>(log.size());
+    }
+    return positions;
+  }
+  // Tail is the changelog of a partition from `from` on.
+  std::vector<ChangelogRecord> Tail(int32_t partition, int64_t from) {
+    const auto& log = changelog[partition];
+    return {log.begin() + std::min<int64_t>(from, static_cast<int64_t>(log.size())), log.end()};
   }
   std::vector<std::string> Ids(OutboundRecord::Topic topic) const {
     std::vector<std::string> ids;
@@ -87,6 +105,7 @@ class RecordingSink : public OutputSink {
     return ids;
   }
   std::vector<OutboundRecord> published;
+  std::map<int32_t, std::vector<ChangelogRecord>> changelog;
   bool fail = false;
 };
 
@@ -188,7 +207,9 @@ TEST_F(ProcessorTest, AHandoffIsPublishedWithIdsAndKeyedByAccount) {
   EXPECT_EQ(lead.assignee_id(), "ae-1");
   EXPECT_EQ((*offsets)[(TopicPartition{"abm.engagement.v1", 2})], 4);
   EXPECT_EQ((*offsets)[(TopicPartition{"abm.crm.v1", 2})], 1);
-  EXPECT_THAT(store_.offsets, ::testing::ContainerEq(*offsets));
+  for (const auto& [tp, offset] : *offsets) EXPECT_EQ(store_.offsets[tp], offset);
+  // The input offsets and the changelog position the store reflects.
+  EXPECT_THAT(store_.offsets, SizeIs(3));
   EXPECT_EQ(observer_.routed_leads, 1);
 }
 
@@ -254,6 +275,55 @@ TEST_F(ProcessorTest, AFailedStoreCommitReplaysToTheSameOutputIds) {
   ASSERT_TRUE(processor_->Commit(sink_).ok());
   const auto both = sink_.Ids(OutboundRecord::Topic::kRoutedLeads);
   EXPECT_THAT(both, ElementsAre(first[0], first[0]));  // a recognisable duplicate, not a new one
+}
+
+TEST_F(ProcessorTest, TheChangelogRebuildsTheStoreOnAnInstanceWithNone) {
+  Account();
+  QualifyingEngagement();
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  Engage("o-4", "EMAIL_OPEN", 10);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  ASSERT_THAT(sink_.changelog, SizeIs(1));  // every record of partition 2's accounts
+  EXPECT_THAT(store_.offsets[(TopicPartition{"abm.baton-changelog.v1", 2})],
+              static_cast<int64_t>(sink_.changelog[2].size()));
+
+  InMemoryStateStore fresh;
+  Processor restored(ProcessorOptions{}, engine_, fresh, observer_);
+  EXPECT_EQ(*restored.ChangelogPosition(2), std::nullopt);
+  ASSERT_TRUE(restored.RestoreChangelog(2, sink_.Tail(2, 0), 2'000).ok());
+  EXPECT_THAT(fresh.accounts, ::testing::ContainerEq(store_.accounts));
+  EXPECT_EQ(fresh.offsets[(TopicPartition{"abm.engagement.v1", 2})], 5);
+  EXPECT_EQ(fresh.offsets[(TopicPartition{"abm.crm.v1", 2})], 1);
+  EXPECT_THAT(*restored.ChangelogPosition(2), Optional(2'000));
+}
+
+TEST_F(ProcessorTest, ACrashAfterPublishingIsCaughtUpFromTheChangelogTailNotReplayed) {
+  Account();
+  QualifyingEngagement();
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const auto checkpoint = store_.accounts;
+  // The next unit is published (its transaction committed), then the process dies before the
+  // local store is written.
+  Engage("o-4", "EMAIL_OPEN", 10);
+  Feed("abm.crm.v1", absl::StrCat(R"({"event_id": "crm-2", "event_time": ")", Time(5),
+                                  R"(", "source": "crm", "account_upsert": {"account_id":
+                                  "acme", "name": "Acme", "tier": "TIER_2", "owners":
+                                  {"ae_id": "ae-2"}}})"));
+  store_.fail_commits = true;
+  EXPECT_FALSE(processor_->Commit(sink_).ok());
+  store_.fail_commits = false;
+  EXPECT_EQ(store_.accounts, checkpoint);
+  EXPECT_EQ(store_.offsets[(TopicPartition{"abm.engagement.v1", 2})], 4);
+
+  processor_ = MakeProcessor();
+  const int64_t from = processor_->ChangelogPosition(2)->value();
+  ASSERT_TRUE(processor_->RestoreChangelog(2, sink_.Tail(2, from), from + 7).ok());
+  EXPECT_NE(store_.accounts, checkpoint);
+  EXPECT_THAT(*processor_->ResumeOffset({"abm.engagement.v1", 2}), Optional(5));
+  EXPECT_THAT(*processor_->ResumeOffset({"abm.crm.v1", 2}), Optional(2));
+  baton::internal::v1::AccountHead head;
+  ASSERT_TRUE(head.ParseFromString(store_.accounts.at(AccountKey(2, "acme") + "h")));
+  EXPECT_EQ(head.profile().tier(), baton::v1::TIER_2);
 }
 
 TEST_F(ProcessorTest, StateSurvivesARestartAndDoesNotHandOffTwice) {

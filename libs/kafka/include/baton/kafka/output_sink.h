@@ -1,12 +1,28 @@
-// KafkaOutputSink publishes Baton's outputs (routed leads, alerts, dead letters) with an
-// idempotent producer, implementing pipeline::OutputSink: Publish returns once the broker has
-// acknowledged every record (acks=all), or with an error if any record failed.
+// KafkaOutputSink publishes a commit unit — Baton's outputs (routed leads, alerts, dead letters,
+// matched and unmatched engagement) and its state changelog — implementing
+// pipeline::OutputSink.
 //
-// Thread-safety: the processing thread calls Publish; librdkafka's threads deliver reports,
+// Exactly-once (the default): one transactional producer per process. Each unit is one Kafka
+// transaction: begin, produce every record, send the input offsets to the transaction with the
+// consumer group's metadata, commit. A read_committed consumer sees all of a unit or none of it.
+// The hard cases:
+//   - the transaction needs aborting (a record failed, the broker aborted it on timeout): it is
+//     aborted and Publish fails; the caller rewinds and processes the unit again;
+//   - the commit result is unknown (the commit timed out): the commit is retried; if it still
+//     fails the producer is dropped, and the next Ready() creates one whose registration
+//     (init_transactions) completes or aborts the old transaction before anything is read back,
+//     so the changelog tells which way it went;
+//   - fenced (another process registered the same transactional id, so this one is a zombie):
+//     Publish and Ready fail with kFailedPrecondition and Baton stops, never fencing back;
+//   - the broker down at start-up or later: Ready and Publish fail with kUnavailable, retried.
+// At-least-once: an idempotent producer, no transactions; Publish returns once every record is
+// acknowledged (acks=all). A failed unit may have written some records; the retry writes them
+// again with the same ids.
+//
+// Thread-safety: the processing thread calls every method; librdkafka's threads deliver reports,
 // which are served inside Publish.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
 
@@ -24,25 +40,63 @@ struct OutputTopics {
   std::string dead_letter = "abm.deadletter.v1";
   std::string matched = "abm.engagement-matched.v1";
   std::string unmatched = "abm.unmatched.v1";
+  std::string changelog = "abm.baton-changelog.v1";
+};
+
+enum class Guarantee { kExactlyOnce, kAtLeastOnce };
+
+struct SinkOptions {
+  OutputTopics topics;
+  Guarantee guarantee = Guarantee::kExactlyOnce;
+  // Exactly-once: the producer's transactional.id, stable for an instance and unique in the
+  // group, so that a restarted instance fences its own predecessor.
+  std::string transactional_id;
+  // How long a transactional step (register, send offsets, commit, abort) may take.
+  absl::Duration operation_timeout = absl::Seconds(30);
 };
 
 class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::DeliveryReportCb {
  public:
   static absl::StatusOr<std::unique_ptr<KafkaOutputSink>> Create(const KafkaSettings& settings,
-                                                                 OutputTopics topics);
+                                                                 SinkOptions options);
   ~KafkaOutputSink() override;
 
-  absl::Status Publish(std::vector<pipeline::OutboundRecord>& records) override;
+  // BindConsumer names the consumer whose group the input offsets are committed for.
+  void BindConsumer(RdKafka::KafkaConsumer* consumer) { consumer_ = consumer; }
+  bool transactional() const { return options_.guarantee == Guarantee::kExactlyOnce; }
+
+  // Ready makes the producer ready for the next unit; in exactly-once mode it registers the
+  // transactional id (see the file comment). Call it before reading the changelog back.
+  absl::Status Ready();
+
+  absl::StatusOr<pipeline::ChangelogPositions> Publish(
+      std::vector<pipeline::OutboundRecord>& records,
+      const pipeline::Offsets& input_offsets) override;
 
  private:
-  explicit KafkaOutputSink(OutputTopics topics) : topics_(std::move(topics)) {}
+  KafkaOutputSink(KafkaSettings settings, SinkOptions options)
+      : settings_(std::move(settings)), options_(std::move(options)) {}
   void dr_cb(RdKafka::Message& message) override;
   const std::string& TopicOf(pipeline::OutboundRecord::Topic topic) const;
+  absl::Status Produce(std::vector<pipeline::OutboundRecord>& records);
+  absl::Status Transact(std::vector<pipeline::OutboundRecord>& records,
+                        const pipeline::Offsets& input_offsets);
+  // TransactionFailed turns a failed transactional step into Publish's error, aborting the
+  // transaction or dropping the producer as the error requires.
+  absl::Status TransactionFailed(absl::string_view step, std::unique_ptr<RdKafka::Error> error);
+  absl::Status CreateProducer();
+  void DropProducer();
 
-  OutputTopics topics_;
+  KafkaSettings settings_;
+  SinkOptions options_;
+  RdKafka::KafkaConsumer* consumer_ = nullptr;
   std::unique_ptr<RdKafka::Producer> producer_;
+  bool registered_ = false;
+  absl::Status fenced_;
+  // Delivery reports of the unit being published.
   int failed_ = 0;
   std::string first_error_;
+  pipeline::ChangelogPositions positions_;
 };
 
 }  // namespace baton::kafka

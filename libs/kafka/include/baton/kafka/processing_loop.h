@@ -2,11 +2,15 @@
 //
 // Lifecycle: Run() subscribes to the engagement and CRM topics and loops until `stop` is set:
 // it consumes records into the Processor and commits a unit every commit interval (or sooner
-// when the unit is large). On assignment each partition resumes from the offset in the local
-// store; on revocation the pending unit is committed first. When a commit fails (broker down,
-// disk full) the loop rewinds: the unit is dropped, consumption pauses with backoff, and the
-// partitions are re-read from the stored offsets, so nothing is skipped and nothing committed
-// twice. On stop the pending unit is committed and the consumer leaves the group.
+// when the unit is large). On assignment the producer is made ready (in exactly-once mode its
+// registration settles any transaction a previous incarnation left open), each partition's
+// changelog tail is restored into the local store, and each partition resumes from the offset
+// the store then holds. On revocation the pending unit is committed first (its transaction
+// commits or aborts before the partitions are let go). When a commit fails (broker down, disk
+// full) the loop rewinds: the unit is dropped, consumption pauses with backoff, and then the
+// assignment starts over as above, so nothing is skipped and nothing committed twice. A fenced
+// producer or corrupt state ends Run with an error. On stop the pending unit is committed and
+// the consumer leaves the group.
 //
 // Partition assignment uses the range assignor so that partition N of the input topics (and of
 // the internal matched topic) lands on the same instance: they are co-partitioned by account id.
@@ -23,6 +27,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "baton/kafka/changelog_reader.h"
+#include "baton/kafka/output_sink.h"
 #include "baton/kafka/settings.h"
 #include "baton/pipeline/processor.h"
 #include "librdkafka/rdkafkacpp.h"
@@ -35,6 +41,8 @@ struct LoopOptions {
   std::string crm_topic = "abm.crm.v1";
   // Baton's internal topic of matched engagement, consumed like the inputs.
   std::string matched_topic = "abm.engagement-matched.v1";
+  // The state changelog, restored from on assignment.
+  std::string changelog_topic = "abm.baton-changelog.v1";
   absl::Duration commit_interval = absl::Milliseconds(100);
   // A unit is committed early once it holds this many input records.
   size_t max_unit_events = 50'000;
@@ -48,12 +56,14 @@ struct LoopListener {
   // Called on the processing thread between records (at least every 100 ms): the place to swap
   // rules or do other housekeeping that must not interleave with processing a record.
   std::function<void()> between_records = [] {};
+  // Changelog records restored into the store on (re)assignment, and how long it took.
+  std::function<void(int64_t, absl::Duration)> restored = [](int64_t, absl::Duration) {};
 };
 
 class ProcessingLoop final : private RdKafka::RebalanceCb {
  public:
   ProcessingLoop(LoopOptions options, KafkaSettings settings, pipeline::Processor& processor,
-                 pipeline::OutputSink& sink, LoopListener listener = {});
+                 KafkaOutputSink& sink, LoopListener listener = {});
   ~ProcessingLoop() override;
 
   // Run processes until `stop` is set, then commits and leaves the group. Returns an error only
@@ -66,14 +76,16 @@ class ProcessingLoop final : private RdKafka::RebalanceCb {
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
   // CommitUnit commits the pending unit; on failure it rewinds and schedules a retry.
   void CommitUnit();
-  // Reassign (re)starts the current assignment from the stored offsets.
+  // Reassign (re)starts the current assignment: producer ready, changelog tail restored,
+  // inputs from the stored offsets.
   absl::Status Reassign();
   void Fault(absl::string_view what, const absl::Status& status);
 
   LoopOptions options_;
   KafkaSettings settings_;
   pipeline::Processor& processor_;
-  pipeline::OutputSink& sink_;
+  KafkaOutputSink& sink_;
+  ChangelogReader changelog_;
   LoopListener listener_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<pipeline::TopicPartition> assignment_;

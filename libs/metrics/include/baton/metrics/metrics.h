@@ -38,6 +38,8 @@ class PrometheusMetrics final : public pipeline::Observer {
 
   void SetAssignedPartitions(size_t count);
   void SetUp(bool up);
+  // Restored: changelog records restored into the store on (re)assignment, and how long.
+  void Restored(int64_t records, absl::Duration took);
   // RulesReloaded records a rule-file load (`ok`) or a rejected one, and the version in force.
   void RulesReloaded(bool ok, int version_in_force);
 
@@ -69,6 +71,8 @@ class PrometheusMetrics final : public pipeline::Observer {
   prometheus::Counter& accepted_;
   prometheus::Histogram& follow_up_seconds_;
   prometheus::Histogram& timer_lateness_seconds_;
+  prometheus::Counter& restored_records_;
+  prometheus::Gauge& last_restore_seconds_;
 };
 
 }  // namespace baton::metrics

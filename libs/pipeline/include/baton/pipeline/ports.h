@@ -42,11 +42,17 @@ struct Header {
 // OutboundRecord is one message to publish.
 struct OutboundRecord {
   // kMatched is Baton's internal topic of re-keyed (matched) engagement; kUnmatched the queue of
-  // engagement no account could be found for.
-  enum class Topic { kRoutedLeads, kAlerts, kDeadLetter, kMatched, kUnmatched };
+  // engagement no account could be found for; kChangelog the state changelog (one record per
+  // stored record written, see Processor).
+  enum class Topic { kRoutedLeads, kAlerts, kDeadLetter, kMatched, kUnmatched, kChangelog };
   Topic topic = Topic::kAlerts;
+  // The partition to write to; kAnyPartition lets the producer's partitioner choose by key.
+  static constexpr int32_t kAnyPartition = -1;
+  int32_t partition = kAnyPartition;
   std::string key;
   std::string value;
+  // A tombstone has no value (not an empty one): it deletes `key` from a compacted topic.
+  bool tombstone = false;
   std::vector<Header> headers;
 };
 
@@ -92,12 +98,20 @@ class StateStore {
   virtual absl::Status Commit(const StateBatch& batch) = 0;
 };
 
-// OutputSink publishes records and returns only when every record is acknowledged by the
-// broker, or with an error if any was not.
+// The next offset of each state-changelog partition, after what a unit wrote to it.
+using ChangelogPositions = std::map<int32_t, int64_t>;
+
+// OutputSink publishes a commit unit's records: the outputs and the state changelog.
 class OutputSink {
  public:
   virtual ~OutputSink() = default;
-  virtual absl::Status Publish(std::vector<OutboundRecord>& records) = 0;
+  // Publish returns only when every record is acknowledged by the broker and, in exactly-once
+  // mode, committed together with `input_offsets` in one transaction; or with an error, when
+  // none of it counts (at-least-once: some records may have been written, and are written
+  // again with the same ids when the unit is retried). On success it returns, per changelog
+  // partition written, the offset just past the unit's last changelog record.
+  virtual absl::StatusOr<ChangelogPositions> Publish(std::vector<OutboundRecord>& records,
+                                                     const Offsets& input_offsets) = 0;
 };
 
 // CommitStats describes one committed unit, for metrics.

@@ -2,18 +2,24 @@
 //
 // Each input record is decoded, validated, applied to its account's state through the engine,
 // and its outputs are staged; a record Baton cannot use is staged for the dead-letter topic
-// with its reason. Commit() then commits the unit: the staged outputs are published and
-// acknowledged first, then the account states and the input offsets are written to the local
-// store in one atomic batch.
+// with its reason. Commit() then commits the unit in two steps:
+//   1. the sink publishes the staged outputs together with the unit's state changelog — one
+//      record per stored record written, plus one record per input partition holding the next
+//      input offset — and, in exactly-once mode, commits them with the input offsets in one
+//      Kafka transaction;
+//   2. the same writes, the input offsets and the changelog positions reached are written to
+//      the local store in one atomic batch (the checkpoint).
 //
-// Rationale for that order: a crash after publishing but before the store commit replays the
-// unit from the stored offsets against the stored (older) state, producing the same outputs with
-// the same ids again — at-least-once with recognisable duplicates, never a lost handoff. The
-// reverse order could lose outputs. Exactly-once mode wraps the same unit in a Kafka transaction.
+// The changelog is the source of truth and the local store a checkpoint of it: a crash between
+// the two steps leaves the store one unit behind, and RestoreChangelog() catches it up from the
+// changelog tail, input offsets included — the unit is neither processed again nor lost, and the
+// store is never wiped and rebuilt. The same tail brings a partition's whole state to an
+// instance that has none (a new machine, or a partition moved in a rebalance).
 //
 // When a commit fails (broker or disk), nothing of the unit counts: the caller calls Rewind(),
-// which drops the staged unit and every cached state, and seeks the inputs back to the stored
-// offsets (ResumeOffset), so the unit is processed again when the fault clears.
+// which drops the staged unit and every cached state, restores the changelog tail (the unit may
+// have committed on the broker before the store failed), and seeks the inputs back to the
+// stored offsets (ResumeOffset).
 //
 // Account state is keyed by (input partition, account id): the engagement and CRM topics must be
 // co-partitioned (keyed by account id, same partition count), so an account lives in one
@@ -66,6 +72,16 @@ struct ProcessorOptions {
   absl::Duration timer_grace = absl::ZeroDuration();
   // At most this many accounts' timers are expired per call of ExpireTimers.
   size_t max_expired_per_call = 10'000;
+  // The compacted state changelog topic, co-partitioned with the inputs. Its positions are
+  // recorded in the store under this name.
+  std::string changelog_topic = "abm.baton-changelog.v1";
+};
+
+// ChangelogRecord is one state-changelog record read back: a stored record's key and value
+// (nullopt for a tombstone, which deletes it).
+struct ChangelogRecord {
+  std::string key;
+  std::optional<std::string> value;
 };
 
 // AccountKey is the key prefix of an account's stored records: the partition (4 bytes,
@@ -102,8 +118,19 @@ class Processor {
   void Rewind();
 
   // ResumeOffset is where reading a partition must resume: the offset recorded in the store,
-  // or nullopt when it has none (then the consumer group's position applies).
+  // or nullopt when it has none (then the consumer group's position applies). Restore the
+  // partition's changelog tail first.
   absl::StatusOr<std::optional<int64_t>> ResumeOffset(const TopicPartition& tp);
+
+  // ChangelogPosition is the next changelog offset of a partition the store reflects; nullopt
+  // when it reflects none of it (then the changelog is read from its beginning).
+  absl::StatusOr<std::optional<int64_t>> ChangelogPosition(int32_t partition);
+  // RestoreChangelog applies records read from a partition's changelog, in order, to the store
+  // in one atomic batch, with `next_offset` as the partition's new changelog position. The
+  // input offsets in the records advance with the state. Call it with nothing staged or cached
+  // for the partition (after Rewind or before it is first processed).
+  absl::Status RestoreChangelog(int32_t partition, const std::vector<ChangelogRecord>& records,
+                                int64_t next_offset);
 
   // ForgetPartitions drops cached state of partitions this process no longer owns. Commit first.
   void ForgetPartitions(const std::vector<TopicPartition>& partitions);
@@ -136,6 +163,8 @@ class Processor {
   void IndexTimer(int32_t partition, const core::Account& account, int64_t before);
   absl::StatusOr<core::Account*> Account(int32_t partition, absl::string_view account_id);
   void EvictClean();
+  // StageChangelog stages the changelog records of a unit's store writes and input offsets.
+  void StageChangelog(const StateBatch& batch);
 
   ProcessorOptions options_;
   const core::Engine& engine_;
