@@ -137,6 +137,64 @@ class Kafka:
 
         wait_until(f"leaders for topics {names}", ready, timeout=30, interval=0.05)
 
+    def restart(self) -> None:
+        """Stops the broker and starts it again with its data: a broker outage."""
+        self.stop()
+        result = subprocess.run(["bash", str(KAFKA_SH), "restart", str(self.dir), str(self.port)],
+                                capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            raise RuntimeError(f"kafka.sh restart failed (exit {result.returncode}):\n"
+                               f"{result.stdout}\n{result.stderr}")
+
+    def committed(self, group_id: str, topics: Iterable[str]) -> int:
+        """The sum of `group_id`'s committed offsets over every partition of `topics`."""
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group_id,
+                      "enable.auto.commit": False, "log.connection.close": False})
+        try:
+            parts = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+            return sum(max(tp.offset, 0) for tp in c.committed(parts, timeout=10))
+        finally:
+            c.close()
+
+    def end_offsets(self, topics: Iterable[str]) -> int:
+        """The sum of the high watermarks over every partition of `topics`."""
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "it-watermarks",
+                      "log.connection.close": False})
+        try:
+            return sum(c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
+                       for t in topics for p in range(PARTITIONS))
+        finally:
+            c.close()
+
+    def read_all(self, topics: Iterable[str]) -> dict[str, list["Record"]]:
+        """Every record of `topics` a read_committed consumer sees, read up to the current end
+        of each partition."""
+        topics = list(topics)
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "it-read-all",
+                      "isolation.level": "read_committed", "enable.auto.commit": False,
+                      "enable.partition.eof": True, "log.connection.close": False})
+        try:
+            parts = [TopicPartition(t, p, OFFSET_BEGINNING) for t in topics
+                     for p in range(PARTITIONS)]
+            pending = {(tp.topic, tp.partition) for tp in parts}
+            c.assign(parts)
+            out: dict[str, list[Record]] = {t: [] for t in topics}
+            deadline = time.monotonic() + 120
+            while pending:
+                assert time.monotonic() < deadline, f"read_all: no end reached for {pending}"
+                msg = c.poll(0.5)
+                if msg is None:
+                    continue
+                if msg.error():
+                    assert msg.error().code() == KafkaError._PARTITION_EOF, msg.error()
+                    pending.discard((msg.topic(), msg.partition()))
+                    continue
+                out[msg.topic()].append(Record(msg.topic(), msg.partition(), msg.offset(),
+                                               msg.key(), msg.value(), list(msg.headers() or [])))
+            return out
+        finally:
+            c.close()
+
     def broker_log_tail(self, lines: int = 40) -> str:
         return tail(self.dir / "broker.log", lines)
 
@@ -259,8 +317,8 @@ class Baton:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, ready_timeout: float = 60) -> "Baton":
-        """Starts baton and waits until it owns all 6 input partitions."""
+    def start(self, ready_timeout: float = 60, wait: bool = True) -> "Baton":
+        """Starts baton and, with `wait`, waits until it owns all 9 input partitions."""
         assert not self.running, "baton is already running"
         self.runs += 1
         self.metrics_port = free_port()
@@ -270,7 +328,8 @@ class Baton:
             log.flush()
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, cwd=REPO_ROOT)
-        self.wait_ready(ready_timeout)
+        if wait:
+            self.wait_ready(ready_timeout)
         return self
 
     def run_to_exit(self, timeout: float = 15) -> subprocess.CompletedProcess:
@@ -295,6 +354,13 @@ class Baton:
         assert ended, (f"baton still running {timeout:.0f}s after start (killed); "
                        f"log tail:\n{self.log_tail(40)}")
         return result
+
+    def kill(self) -> None:
+        """SIGKILL: a crash at whatever point baton has reached."""
+        self._check_alive("before kill -9")
+        proc, self.proc = self.proc, None
+        proc.kill()
+        proc.wait()
 
     def send_signal(self, sig: int) -> None:
         """Sends `sig` to the running baton."""

@@ -8,6 +8,8 @@
 #   kafka.sh start DIR PORT                format DIR, start a broker on
 #                                          127.0.0.1:PORT, wait until ready
 #   kafka.sh stop DIR                      stop the broker started in DIR
+#   kafka.sh restart DIR PORT              start the broker stopped in DIR
+#                                          again, keeping its data
 #   kafka.sh create-topic DIR PORT NAME PARTITIONS [key=value ...]
 #   kafka.sh free-port                     print a free loopback TCP port
 #
@@ -285,7 +287,33 @@ cmd_start() {
     cat "$dir/format.out" >&2
     die "storage format failed"
   fi
+  launch "$dir" "$port" "$t0"
+}
 
+# A broker that was stopped comes back with its data, configs and ports:
+# what a broker restart in production looks like to clients.
+cmd_restart() {
+  (($# == 2)) || usage
+  local dir=$1 port=$2
+  dir=$(cd "$dir" && pwd)
+  [[ -f $dir/server.properties && -d $dir/data ]] || die "no stopped broker in $dir"
+  if [[ -f $dir/kafka.pid ]] && alive "$(cat "$dir/kafka.pid")"; then
+    die "a broker is already running from $dir (pid $(cat "$dir/kafka.pid"))"
+  fi
+  local t0=$SECONDS
+  local waited
+  # The stopped broker's listener may take a moment to be released.
+  for ((waited = 0; waited < 100; waited++)); do
+    port_free "$port" && break
+    sleep 0.1
+  done
+  port_free "$port" || die "port $HOST:$port is already in use"
+  launch "$dir" "$port" "$t0"
+}
+
+# launch DIR PORT T0: run the broker configured in DIR, wait until ready.
+launch() {
+  local dir=$1 port=$2 t0=$3
   # setsid: the broker must not die with the caller's process group (e.g.
   # a test runner's setup step) - `stop` ends it. All three std streams go
   # to files so no caller waits on an inherited pipe.
@@ -317,7 +345,7 @@ cmd_start() {
     cmd_stop "$dir" >/dev/null 2>&1 || true
     exit 1
   fi
-  echo "kafka: broker pid $pid, controller listener $HOST:$cport, up in $((SECONDS - t0))s" >&2
+  echo "kafka: broker pid $pid, up in $((SECONDS - t0))s" >&2
   echo "kafka: ready on $HOST:$port"
 }
 
@@ -412,6 +440,7 @@ shift
 case $sub in
   fetch)        (($# == 0)) || usage; cmd_fetch ;;
   start)        cmd_start "$@" ;;
+  restart)      cmd_restart "$@" ;;
   stop)         cmd_stop "$@" ;;
   create-topic) cmd_create_topic "$@" ;;
   free-port)    (($# == 0)) || usage; cmd_free_port ;;
