@@ -30,6 +30,8 @@ RULE = "tier1-email-opens-and-pricing"
 JSON_CT = "application/json"
 PROTO_CT = "application/x-protobuf"
 PARTITIONS = 3
+# What README.md ("Topics to create") asks of the state changelog topic.
+CHANGELOG_CONFIG = {"cleanup.policy": "compact", "max.message.bytes": "8388608"}
 
 
 def baton_bin() -> Path:
@@ -120,7 +122,7 @@ class Kafka:
         compacted = set(compacted)
         futures = self.admin.create_topics(
             [NewTopic(n, num_partitions=partitions, replication_factor=1,
-                      config={"cleanup.policy": "compact"} if n in compacted else {})
+                      config=CHANGELOG_CONFIG if n in compacted else {})
              for n in names],
             operation_timeout=30, request_timeout=30)
         for name, future in futures.items():

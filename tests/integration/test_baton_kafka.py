@@ -10,6 +10,10 @@ couple of seconds, so that an unexpected extra record would show up.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+
+import pytest
 
 from harness import JSON_CT, PROTO_CT, RULE, decode_output, handoff_id
 
@@ -243,8 +247,11 @@ def test_malformed_message_is_deadlettered_and_neighbours_processed(pb, inputs, 
     baton.stop()
 
 
+@pytest.mark.parametrize("data_dir", ["kept", "lost"])
 def test_restart_keeps_state_and_does_not_hand_off_twice(pb, inputs, topics, outputs,
-                                                         make_baton):
+                                                         make_baton, data_dir):
+    """With the data directory kept, run 3 resumes from its own checkpoint; with it lost (a
+    new machine), run 3 rebuilds the state from the changelog topic first."""
     acct = "acc-umbrella"
     baton = make_baton()
 
@@ -288,7 +295,15 @@ def test_restart_keeps_state_and_does_not_hand_off_twice(pb, inputs, topics, out
     baton.stop()
 
     # Run 3: more opens, another pricing visit and a re-sent third open. Nothing more.
+    if data_dir == "lost":
+        shutil.rmtree(baton.data_dir)
     baton.start()
+    restored = baton.metrics().value("baton_changelog_restored_records_total")
+    if data_dir == "lost":
+        # The account's records, the directory entries and the input offsets, at least.
+        assert restored >= 5, baton.metrics().dump()
+    else:
+        assert restored == 0, baton.metrics().dump()
     run3 = [
         inputs.send(inputs.open("um-open-4", 50, acct, contact_id="c-um-alice"), "protobuf"),
         inputs.send(inputs.open("um-open-5", 55, acct, contact_id="c-um-alice"), "json"),
@@ -303,6 +318,8 @@ def test_restart_keeps_state_and_does_not_hand_off_twice(pb, inputs, topics, out
     assert got[topics.deadletter] == [], describe(got)
     m = baton.metrics()
     assert m.value("baton_events_duplicate_total") == 1, m.dump()  # the re-sent um-open-3
+    assert m.value("baton_events_consumed_total", topic=topics.engagement) == len(run3), m.dump()
+    assert m.value("baton_events_consumed_total", topic=topics.crm) == 0, m.dump()
     assert m.value("baton_handoffs_total") == 0, m.dump()
     assert m.value("baton_routed_leads_total") == 0, m.dump()
     baton.stop()
@@ -358,4 +375,92 @@ def test_output_format_json(pb, inputs, topics, outputs, make_baton):
     # Both parse strictly as their messages (unknown fields would be an error).
     json_format.Parse(lead_rec.value, pb.outputs.RoutedLead())
     json_format.Parse(alert_rec.value, pb.outputs.Alert())
+    baton.stop()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 32 MiB tmpfs, to fill up. Skips where mounting is not allowed (not root)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def fill(directory) -> None:
+    """Writes a filler file until the file system is full."""
+    chunk = b"\0" * (1 << 20)
+    with open(directory / "filler", "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError:
+            pass
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+
+
+def test_a_full_disk_stops_progress_and_recovers_with_nothing_lost_or_doubled(
+        pb, inputs, topics, outputs, make_baton, small_disk):
+    acct = "acc-diskfull"
+    # A small write buffer: RocksDB preallocates write-ahead log space by the buffer's size.
+    baton = make_baton("--write-buffer-mb", "1")
+    baton.data_dir = small_disk / "data"
+    baton.start()
+    crm = crm_setup(inputs, acct, "Diskfull Corp", "TIER_1", "ae-james",
+                    [("c-df-ann", "ann@diskfull.example", "Ann Lee", "CTO", "DECISION_MAKER")])
+    inputs.flush()
+    baton.wait_consumed(topics.crm, crm)
+
+    # Fill the disk, then stream engagement (every 10th record invalid, so the units have
+    # outputs: dead letters) until a store write fails. The failing unit's transaction has
+    # committed: Baton stops consuming and committing, reports it, and stays up.
+    fill(small_disk)
+    sent = 0
+    failed = lambda m: m.value("baton_commit_failures_total", stage="store") >= 1
+    while not failed(baton.metrics()):
+        assert sent < 200_000, "no store write failed on a full disk"
+        for _ in range(500):
+            if sent % 10 == 0:
+                inputs.send_raw(topics.engagement, f"acc-flood-{sent % 200}", b"{not json",
+                                [("content-type", JSON_CT)])
+            else:
+                inputs.send(inputs.open(f"flood-{sent}", 5, f"acc-flood-{sent % 200}",
+                                        contact_id="c-fl"), "protobuf")
+            sent += 1
+        inputs.flush()
+    baton.wait_metrics("baton_up 0", lambda m: m.value("baton_up") == 0)
+
+    # While stopped, the events of a handoff arrive.
+    for i in range(3):
+        inputs.send(inputs.open(f"df-open-{i}", 10 + i, acct, contact_id="c-df-ann"), "json")
+    inputs.send(inputs.visit("df-pricing", 20, acct, "c-df-ann", PRICING), "json")
+    inputs.flush()
+
+    (small_disk / "filler").unlink()
+    baton.wait_metrics("baton_up 1 again", lambda m: m.value("baton_up") == 1, timeout=60)
+    inputs.send(inputs.open("df-open-0", 10, acct, contact_id="c-df-ann"), "json")  # re-sent
+    inputs.flush()
+    hid = handoff_id(acct, "df-pricing")
+    got = outputs.read({topics.routed_leads: 1, topics.alerts: 1, topics.deadletter: sent // 10},
+                       timeout=60)
+    assert ids(got[topics.routed_leads]) == [f"lead:{hid}"], describe(got)
+    assert ids(got[topics.alerts]) == [f"alert:handoff:{hid}"], describe(got)
+    # Every invalid record dead-lettered once: the unit that failed in the store was caught up
+    # from the changelog, not processed again.
+    places = [r.header("baton-source-offset") + "@" + r.header("baton-source-partition")
+              for r in got[topics.deadletter]]
+    assert len(places) == len(set(places)) == sent // 10
+    m = baton.metrics()
+    assert m.value("baton_changelog_restored_records_total") >= 1, m.dump()
+    assert m.value("baton_events_duplicate_total") == 1, m.dump()  # the re-sent df-open-0
     baton.stop()

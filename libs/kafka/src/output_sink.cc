@@ -45,6 +45,8 @@ absl::Status KafkaOutputSink::CreateProducer() {
       {"linger.ms", "5"},
       {"partitioner", "murmur2_random"},
       {"message.timeout.ms", "30000"},
+      // A hot account's stored record may pass 1 MB; the changelog topic allows 8 MiB.
+      {"message.max.bytes", "8388608"},
   };
   if (transactional()) {
     defaults["transactional.id"] = options_.transactional_id;
