@@ -15,6 +15,7 @@ import subprocess
 
 import pytest
 
+import harness
 from harness import JSON_CT, PROTO_CT, RULE, decode_output, handoff_id
 
 PRICING = "https://www.example.com/en/pricing?plan=team"
@@ -464,3 +465,44 @@ def test_a_full_disk_stops_progress_and_recovers_with_nothing_lost_or_doubled(
     assert m.value("baton_changelog_restored_records_total") >= 1, m.dump()
     assert m.value("baton_events_duplicate_total") == 1, m.dump()  # the re-sent df-open-0
     baton.stop()
+
+
+def test_a_fenced_instance_stops_and_its_successor_hands_off_once(pb, inputs, topics, outputs,
+                                                                   make_baton, tmp_path):
+    """Two processes with one transactional id (a zombie and its replacement): the newer one's
+    registration fences the older, which stops with exit code 1 instead of fencing back."""
+    shared = ("--transactional-id", "tx-shared", "--instance-id", "none")
+    old = make_baton(*shared)
+    old.start()
+    new = make_baton(*shared)
+    new.data_dir = tmp_path / "data-new"
+    new.start(wait=False)
+    harness.wait_until("the new instance registered its producer",
+                       lambda: "transactional producer registered" in new.log_tail(200),
+                       timeout=60)
+    # Work for every partition, so that the old instance tries a transaction and learns.
+    accounts = [f"acc-fence-{i}" for i in range(12)]
+    for a in accounts:
+        inputs.send(inputs.open(f"{a}-open", 5, a), "protobuf")
+    inputs.flush()
+    harness.wait_until("the fenced instance to exit", lambda: not old.running, timeout=60,
+                       describe=lambda: old.log_tail(20))
+    assert old.proc.returncode == 1, old.log_tail(20)
+    assert "fenced: another producer registered transactional id tx-shared" in old.log_tail(50)
+    old.proc = None
+    new.wait_ready(timeout=60)
+
+    acct = "acc-after-fence"
+    crm_setup(inputs, acct, "Fence Corp", "TIER_1", "ae-james",
+              [("c-fc-ann", "ann@fence.example", "Ann Lee", "CTO", "DECISION_MAKER")])
+    inputs.flush()
+    new.wait_consumed(topics.crm, 2)
+    for i in range(3):
+        inputs.send(inputs.open(f"fc-open-{i}", 10 + i, acct, contact_id="c-fc-ann"), "json")
+    inputs.send(inputs.visit("fc-pricing", 20, acct, "c-fc-ann", PRICING), "json")
+    inputs.flush()
+    hid = handoff_id(acct, "fc-pricing")
+    got = outputs.read({topics.routed_leads: 1, topics.alerts: 1})
+    assert ids(got[topics.routed_leads]) == [f"lead:{hid}"], describe(got)
+    assert ids(got[topics.alerts]) == [f"alert:handoff:{hid}"], describe(got)
+    new.stop()

@@ -132,7 +132,7 @@ void KafkaOutputSink::dr_cb(RdKafka::Message& message) {
   }
 }
 
-absl::Status KafkaOutputSink::Produce(std::vector<pipeline::OutboundRecord>& records) {
+absl::Status KafkaOutputSink::Produce(absl::Span<pipeline::OutboundRecord> records) {
   for (pipeline::OutboundRecord& record : records) {
     const bool changelog = record.topic == pipeline::OutboundRecord::Topic::kChangelog;
     RdKafka::Headers* headers = nullptr;
@@ -176,15 +176,25 @@ absl::StatusOr<pipeline::ChangelogPositions> KafkaOutputSink::Publish(
     if (absl::Status s = Transact(records, input_offsets); !s.ok()) return s;
     return std::move(positions_);
   }
-  if (absl::Status s = Produce(records); !s.ok()) return s;
-  // flush() serves delivery reports; message.timeout.ms bounds how long a record may wait.
-  RdKafka::ErrorCode err = producer_->flush(60'000);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    return absl::UnavailableError(absl::StrCat("flushing outputs: ", RdKafka::err2str(err)));
-  }
-  if (failed_ > 0) {
-    return absl::UnavailableError(absl::StrCat(failed_, " of ", records.size(),
-                                               " records not delivered; first: ", first_error_));
+  // The outputs are acknowledged before any changelog record is sent: a crash in between
+  // leaves a changelog that never holds state whose outputs were not delivered.
+  auto changelog = std::stable_partition(records.begin(), records.end(), [](const auto& r) {
+    return r.topic != pipeline::OutboundRecord::Topic::kChangelog;
+  });
+  const auto split = static_cast<size_t>(changelog - records.begin());
+  absl::Span<pipeline::OutboundRecord> all(records);
+  for (absl::Span<pipeline::OutboundRecord> part : {all.subspan(0, split), all.subspan(split)}) {
+    if (part.empty()) continue;
+    if (absl::Status s = Produce(part); !s.ok()) return s;
+    // flush() serves delivery reports; message.timeout.ms bounds how long a record may wait.
+    RdKafka::ErrorCode err = producer_->flush(60'000);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError(absl::StrCat("flushing: ", RdKafka::err2str(err)));
+    }
+    if (failed_ > 0) {
+      return absl::UnavailableError(absl::StrCat(failed_, " of ", part.size(),
+                                                 " records not delivered; first: ", first_error_));
+    }
   }
   return std::move(positions_);
 }
@@ -195,7 +205,7 @@ absl::Status KafkaOutputSink::Transact(std::vector<pipeline::OutboundRecord>& re
   if (std::unique_ptr<RdKafka::Error> e(producer_->begin_transaction()); e) {
     return TransactionFailed("beginning a transaction", std::move(e));
   }
-  if (absl::Status s = Produce(records); !s.ok()) {
+  if (absl::Status s = Produce(absl::MakeSpan(records)); !s.ok()) {
     std::unique_ptr<RdKafka::Error> e(producer_->abort_transaction(timeout_ms));
     if (e) DropProducer();
     return s;

@@ -16,8 +16,8 @@
 //     Publish and Ready fail with kFailedPrecondition and Baton stops, never fencing back;
 //   - the broker down at start-up or later: Ready and Publish fail with kUnavailable, retried.
 // At-least-once: an idempotent producer, no transactions; Publish returns once every record is
-// acknowledged (acks=all). A failed unit may have written some records; the retry writes them
-// again with the same ids.
+// acknowledged (acks=all), the outputs before the changelog is sent. A failed unit may have
+// written some records; the retry writes them again with the same ids.
 //
 // Thread-safety: the processing thread calls every method; librdkafka's threads deliver reports,
 // which are served inside Publish.
@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "baton/kafka/settings.h"
 #include "baton/pipeline/ports.h"
 #include "librdkafka/rdkafkacpp.h"
@@ -78,7 +79,7 @@ class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::Deli
       : settings_(std::move(settings)), options_(std::move(options)) {}
   void dr_cb(RdKafka::Message& message) override;
   const std::string& TopicOf(pipeline::OutboundRecord::Topic topic) const;
-  absl::Status Produce(std::vector<pipeline::OutboundRecord>& records);
+  absl::Status Produce(absl::Span<pipeline::OutboundRecord> records);
   absl::Status Transact(std::vector<pipeline::OutboundRecord>& records,
                         const pipeline::Offsets& input_offsets);
   // TransactionFailed turns a failed transactional step into Publish's error, aborting the
