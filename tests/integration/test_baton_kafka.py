@@ -9,6 +9,7 @@ couple of seconds, so that an unexpected extra record would show up.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -506,3 +507,12 @@ def test_a_fenced_instance_stops_and_its_successor_hands_off_once(pb, inputs, to
     assert ids(got[topics.routed_leads]) == [f"lead:{hid}"], describe(got)
     assert ids(got[topics.alerts]) == [f"alert:handoff:{hid}"], describe(got)
     new.stop()
+
+
+def test_a_missing_changelog_topic_stops_startup_naming_it(topics, make_baton):
+    baton = make_baton()
+    baton.topics = dataclasses.replace(topics, changelog=f"{topics.changelog}-missing")
+    result = baton.run_to_exit(timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert (f"changelog topic {topics.changelog}-missing does not exist: create it compacted"
+            in result.stderr), result.stderr
