@@ -376,6 +376,70 @@ TEST_F(ProcessorTest, AnUnknownContentTypeIsDeadLettered) {
   EXPECT_EQ(observer_.deadlettered["unknown_content_type"], 1);
 }
 
+// Every kind of hostile input is dead-lettered with its reason, and the partition goes on: the
+// qualifying engagement around them still hands off.
+TEST_F(ProcessorTest, HostileInputIsDeadLetteredWithItsReasonAndNothingStops) {
+  baton::v1::EngagementEvent open;
+  open.set_event_id("pb-1");
+  open.mutable_event_time()->set_seconds(absl::ToUnixSeconds(kNow - absl::Minutes(45)));
+  open.set_source("mkto");
+  open.set_account_id("acme");
+  open.set_contact_id("c-1");
+  open.set_type(baton::v1::EMAIL_OPEN);
+  auto with = [&](auto change) {
+    baton::v1::EngagementEvent e = open;
+    change(e);
+    return e.SerializeAsString();
+  };
+  const std::string proto = "application/x-protobuf";
+  const std::string json = "application/json";
+  struct Case {
+    std::string what, value, content_type, code;
+  };
+  const std::vector<Case> cases = {
+      {"malformed protobuf", "\xff\x00\x12garbage", proto, "bad_protobuf"},
+      {"invalid JSON", R"({"event_id": "j-1", )", json, "bad_json"},
+      {"unknown enum name",
+       absl::StrCat(R"({"event_id": "j-2", "event_time": ")", Time(40),
+                    R"(", "source": "m", "account_id": "acme", "type": "EMAIL_TELEPATHY"})"),
+       json, "bad_json"},
+      {"unknown enum number",
+       with([](auto& e) { e.set_type(static_cast<baton::v1::EngagementType>(99)); }), proto,
+       "invalid_value"},
+      {"missing id", with([](auto& e) { e.clear_event_id(); }), proto, "missing_field"},
+      {"year 1970", with([](auto& e) { e.mutable_event_time()->set_seconds(0); }), proto,
+       "bad_timestamp"},
+      {"year 2200", with([](auto& e) { e.mutable_event_time()->set_seconds(7258118400); }), proto,
+       "bad_timestamp"},
+      {"oversized field", with([](auto& e) { e.set_url(std::string(2 << 20, 'x')); }), proto,
+       "oversized"},
+      {"non-UTF-8 string", with([](auto& e) { e.set_source("m\xc3\x28"); }), proto, "bad_protobuf"},
+  };
+  Account();
+  Engage("p-1", "PAGE_VISIT", 50, "https://vendor.example/pricing");
+  Engage("o-1", "EMAIL_OPEN", 40);
+  for (const Case& c : cases) {
+    std::vector<HeaderView> headers = {{"content-type", c.content_type}};
+    Feed("abm.engagement.v1", c.value, "acme", headers);
+  }
+  Engage("o-2", "EMAIL_OPEN", 30);
+  Engage("o-3", "EMAIL_OPEN", 20);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+
+  std::vector<std::string> codes;
+  for (const auto& r : sink_.published) {
+    if (r.topic != OutboundRecord::Topic::kDeadLetter) continue;
+    for (const auto& h : r.headers) {
+      if (h.key == "baton-error-code") codes.push_back(h.value);
+    }
+  }
+  ASSERT_THAT(codes, SizeIs(cases.size()));
+  for (size_t i = 0; i < cases.size(); ++i) EXPECT_EQ(codes[i], cases[i].code) << cases[i].what;
+  EXPECT_THAT(sink_.Ids(OutboundRecord::Topic::kRoutedLeads), SizeIs(1));
+  EXPECT_EQ(store_.offsets[(TopicPartition{"abm.engagement.v1", 2})],
+            static_cast<int64_t>(4 + cases.size()));
+}
+
 // Matching: engagement without an account id.
 class MatchingTest : public ProcessorTest {
  protected:
