@@ -87,6 +87,7 @@ struct Flags {
   std::string data_dir;
   std::string metrics_address = "127.0.0.1:9464";
   int commit_interval_ms = 100;
+  int min_commit_interval_ms = 10;
   std::string output_format = "protobuf";
   std::vector<std::string> properties;
   std::string scenario;
@@ -246,6 +247,8 @@ int Run(Flags flags) {
   loop_options.matched_topic = flags.matched_topic;
   loop_options.changelog_topic = flags.changelog_topic;
   loop_options.commit_interval = absl::Milliseconds(flags.commit_interval_ms);
+  loop_options.min_commit_interval =
+      absl::Milliseconds(std::min(flags.min_commit_interval_ms, flags.commit_interval_ms));
   // The reloader runs on the processing thread, between records: Engine::SetRules must not race
   // with Apply.
   baton::kafka::LoopListener listener{
@@ -314,6 +317,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--commit-interval-ms", flags.commit_interval_ms)
       ->check(CLI::Range(1, 60'000))
+      ->capture_default_str();
+  app.add_option("--min-commit-interval-ms", flags.min_commit_interval_ms,
+                 "When the inputs are caught up, a unit this old commits without waiting for "
+                 "the commit interval")
+      ->check(CLI::Range(0, 60'000))
       ->capture_default_str();
   app.add_option("--output-format", flags.output_format, "Encoding of outputs")
       ->check(CLI::IsMember({"protobuf", "json"}))

@@ -105,6 +105,7 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
   listener_.healthy(true);
 
   absl::Time next_commit = absl::Now() + options_.commit_interval;
+  absl::Time unit_opened = absl::InfiniteFuture();  // when the unit's first record came
   while (!stop.load(std::memory_order_relaxed) && fatal_.ok()) {
     listener_.between_records();
     const absl::Time now = absl::Now();
@@ -117,13 +118,17 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
         Fault("resuming", s);
       }
     }
-    const absl::Time deadline = faulted_ ? retry_at_ : next_commit;
+    absl::Time deadline = faulted_ ? retry_at_ : next_commit;
+    if (processor_.PendingEvents() == 0) unit_opened = absl::InfiniteFuture();
+    // With records in hand, wait no longer than until the unit may commit early.
+    if (!faulted_) deadline = std::min(deadline, unit_opened + options_.min_commit_interval);
     const int timeout_ms =
         static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline - now), 0, 100));
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
     switch (message->err()) {
       case RdKafka::ERR_NO_ERROR:
         if (faulted_) break;  // paused; a message already in flight is re-read after the rewind
+        if (processor_.PendingEvents() == 0) unit_opened = absl::Now();
         if (absl::Status s = processor_.Process(Record(*message)); !s.ok()) {
           if (s.code() == absl::StatusCode::kDataLoss) {
             fatal_ = s;
@@ -143,6 +148,11 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
         break;
     }
     const bool tick = absl::Now() >= next_commit;
+    // Adaptive: once the consumer has nothing more to hand out (the inputs are caught up), a
+    // unit at least min_commit_interval old commits at once instead of waiting for the tick.
+    // Under a backlog the consumer always has records, and units stay commit_interval long.
+    const bool caught_up = message->err() == RdKafka::ERR__TIMED_OUT &&
+                           absl::Now() >= unit_opened + options_.min_commit_interval;
     if (tick && !faulted_ && !assignment_.empty()) {
       // Timers fire on the clock even when no event arrives (DESIGN.md, invariant 6); what they
       // emit commits with this unit.
@@ -152,7 +162,7 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
       }
     }
     if (!faulted_ && processor_.HasPending() &&
-        (tick || processor_.PendingEvents() >= options_.max_unit_events)) {
+        (tick || caught_up || processor_.PendingEvents() >= options_.max_unit_events)) {
       CommitUnit();
       next_commit = absl::Now() + options_.commit_interval;
     } else if (tick) {

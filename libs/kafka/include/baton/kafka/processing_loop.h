@@ -1,16 +1,17 @@
 // ProcessingLoop: Baton's consume → process → commit loop on a Kafka consumer group.
 //
 // Lifecycle: Run() subscribes to the engagement and CRM topics and loops until `stop` is set:
-// it consumes records into the Processor and commits a unit every commit interval (or sooner
-// when the unit is large). On assignment the producer is made ready (in exactly-once mode its
-// registration settles any transaction a previous incarnation left open), each partition's
-// changelog tail is restored into the local store, and each partition resumes from the offset
-// the store then holds. On revocation the pending unit is committed first (its transaction
-// commits or aborts before the partitions are let go). When a commit fails (broker down, disk
-// full) the loop rewinds: the unit is dropped, consumption pauses with backoff, and then the
-// assignment starts over as above, so nothing is skipped and nothing committed twice. A fenced
-// producer or corrupt state ends Run with an error. On stop the pending unit is committed and
-// the consumer leaves the group.
+// it consumes records into the Processor and commits a unit every commit interval, or sooner:
+// when the unit is large, or when the inputs are caught up and the unit is at least the minimum
+// commit interval old (so a quiet stream is not held back for a whole interval). On assignment the
+// producer is made ready (in exactly-once mode its registration settles any transaction a previous
+// incarnation left open), each partition's changelog tail is restored into the local store, and
+// each partition resumes from the offset the store then holds. On revocation the pending unit is
+// committed first (its transaction commits or aborts before the partitions are let go). When a
+// commit fails (broker down, disk full) the loop rewinds: the unit is dropped, consumption pauses
+// with backoff, and then the assignment starts over as above, so nothing is skipped and nothing
+// committed twice. A fenced producer or corrupt state ends Run with an error. On stop the pending
+// unit is committed and the consumer leaves the group.
 //
 // Partition assignment uses the range assignor so that partition N of the input topics (and of
 // the internal matched topic) lands on the same instance: they are co-partitioned by account id.
@@ -44,6 +45,8 @@ struct LoopOptions {
   // The state changelog, restored from on assignment.
   std::string changelog_topic = "abm.baton-changelog.v1";
   absl::Duration commit_interval = absl::Milliseconds(100);
+  // A unit this old commits early when the consumer has no more records to hand out.
+  absl::Duration min_commit_interval = absl::Milliseconds(10);
   // A unit is committed early once it holds this many input records.
   size_t max_unit_events = 50'000;
   absl::Duration max_backoff = absl::Seconds(30);
