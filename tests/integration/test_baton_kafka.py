@@ -516,3 +516,30 @@ def test_a_missing_changelog_topic_stops_startup_naming_it(topics, make_baton):
     assert result.returncode == 1, result.stderr
     assert (f"changelog topic {topics.changelog}-missing does not exist: create it compacted"
             in result.stderr), result.stderr
+
+
+def test_a_broker_down_at_start_up_is_waited_for(kafka, pb, inputs, topics, outputs, make_baton):
+    baton = make_baton()
+    kafka.stop()
+    try:
+        baton.start(wait=False)
+        # Up, serving /metrics, consuming nothing.
+        m = baton.wait_metrics("/metrics while the broker is down", lambda m: True)
+        assert m.value("baton_assigned_partitions") == 0, m.dump()
+    finally:
+        kafka.restart()
+    baton.wait_ready(timeout=90)
+    acct = "acc-late-broker"
+    crm_setup(inputs, acct, "Late Broker Ltd", "TIER_1", "ae-james",
+              [("c-lb-ann", "ann@latebroker.example", "Ann Lee", "CTO", "DECISION_MAKER")])
+    inputs.flush()
+    baton.wait_consumed(topics.crm, 2)
+    for i in range(3):
+        inputs.send(inputs.open(f"lb-open-{i}", 10 + i, acct, contact_id="c-lb-ann"), "json")
+    inputs.send(inputs.visit("lb-pricing", 20, acct, "c-lb-ann", PRICING), "json")
+    inputs.flush()
+    hid = handoff_id(acct, "lb-pricing")
+    got = outputs.read({topics.routed_leads: 1, topics.alerts: 1})
+    assert ids(got[topics.routed_leads]) == [f"lead:{hid}"], describe(got)
+    assert ids(got[topics.alerts]) == [f"alert:handoff:{hid}"], describe(got)
+    baton.stop()
