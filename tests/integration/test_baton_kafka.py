@@ -380,6 +380,25 @@ def test_output_format_json(pb, inputs, topics, outputs, make_baton):
     baton.stop()
 
 
+def assert_hands_off_once(baton, inputs, topics, outputs, name: str) -> None:
+    """A Tier 1 account `acc-<name>` (its CRM records first, waited for), then 3 opens and a
+    pricing visit: exactly one lead and one HANDOFF alert, with the expected ids. The baton must
+    not have consumed CRM records before."""
+    acct = f"acc-{name}"
+    crm_setup(inputs, acct, f"{name} Corp", "TIER_1", "ae-james",
+              [(f"c-{name}", f"ann@{name}.example", "Ann Lee", "CTO", "DECISION_MAKER")])
+    inputs.flush()
+    baton.wait_consumed(topics.crm, 2)
+    for i in range(3):
+        inputs.send(inputs.open(f"{name}-open-{i}", 10 + i, acct, contact_id=f"c-{name}"), "json")
+    inputs.send(inputs.visit(f"{name}-pricing", 20, acct, f"c-{name}", PRICING), "json")
+    inputs.flush()
+    hid = handoff_id(acct, f"{name}-pricing")
+    got = outputs.read({topics.routed_leads: 1, topics.alerts: 1})
+    assert ids(got[topics.routed_leads]) == [f"lead:{hid}"], describe(got)
+    assert ids(got[topics.alerts]) == [f"alert:handoff:{hid}"], describe(got)
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A 32 MiB tmpfs, to fill up. Skips where mounting is not allowed (not root)."""
@@ -493,19 +512,7 @@ def test_a_fenced_instance_stops_and_its_successor_hands_off_once(pb, inputs, to
     old.proc = None
     new.wait_ready(timeout=60)
 
-    acct = "acc-after-fence"
-    crm_setup(inputs, acct, "Fence Corp", "TIER_1", "ae-james",
-              [("c-fc-ann", "ann@fence.example", "Ann Lee", "CTO", "DECISION_MAKER")])
-    inputs.flush()
-    new.wait_consumed(topics.crm, 2)
-    for i in range(3):
-        inputs.send(inputs.open(f"fc-open-{i}", 10 + i, acct, contact_id="c-fc-ann"), "json")
-    inputs.send(inputs.visit("fc-pricing", 20, acct, "c-fc-ann", PRICING), "json")
-    inputs.flush()
-    hid = handoff_id(acct, "fc-pricing")
-    got = outputs.read({topics.routed_leads: 1, topics.alerts: 1})
-    assert ids(got[topics.routed_leads]) == [f"lead:{hid}"], describe(got)
-    assert ids(got[topics.alerts]) == [f"alert:handoff:{hid}"], describe(got)
+    assert_hands_off_once(new, inputs, topics, outputs, "fence")
     new.stop()
 
 
@@ -529,17 +536,5 @@ def test_a_broker_down_at_start_up_is_waited_for(kafka, pb, inputs, topics, outp
     finally:
         kafka.restart()
     baton.wait_ready(timeout=90)
-    acct = "acc-late-broker"
-    crm_setup(inputs, acct, "Late Broker Ltd", "TIER_1", "ae-james",
-              [("c-lb-ann", "ann@latebroker.example", "Ann Lee", "CTO", "DECISION_MAKER")])
-    inputs.flush()
-    baton.wait_consumed(topics.crm, 2)
-    for i in range(3):
-        inputs.send(inputs.open(f"lb-open-{i}", 10 + i, acct, contact_id="c-lb-ann"), "json")
-    inputs.send(inputs.visit("lb-pricing", 20, acct, "c-lb-ann", PRICING), "json")
-    inputs.flush()
-    hid = handoff_id(acct, "lb-pricing")
-    got = outputs.read({topics.routed_leads: 1, topics.alerts: 1})
-    assert ids(got[topics.routed_leads]) == [f"lead:{hid}"], describe(got)
-    assert ids(got[topics.alerts]) == [f"alert:handoff:{hid}"], describe(got)
+    assert_hands_off_once(baton, inputs, topics, outputs, "late-broker")
     baton.stop()
