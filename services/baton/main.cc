@@ -97,6 +97,7 @@ struct Flags {
   std::string instance_id = "auto";
   size_t block_cache_mb = 64;
   size_t write_buffer_mb = 32;
+  size_t min_free_disk_mb = 64;
   size_t max_cached_accounts = 10'000;
   std::string timers = "wall-clock";
   int timer_grace_ms = 0;
@@ -200,7 +201,9 @@ int Run(Flags flags) {
   auto store =
       baton::store::RocksDbStateStore::Open({.path = flags.data_dir,
                                              .block_cache_bytes = flags.block_cache_mb << 20,
-                                             .write_buffer_bytes = flags.write_buffer_mb << 20});
+                                             .write_buffer_bytes = flags.write_buffer_mb << 20,
+                                             .sync_writes = false,
+                                             .min_free_bytes = flags.min_free_disk_mb << 20});
   if (!store.ok()) return Fail(std::string(store.status().message()));
 
   baton::metrics::PrometheusMetrics metrics;
@@ -332,6 +335,10 @@ int main(int argc, char** argv) {
   app.add_option("--block-cache-mb", flags.block_cache_mb)->capture_default_str();
   app.add_option("--write-buffer-mb", flags.write_buffer_mb)->capture_default_str();
   app.add_option("--max-cached-accounts", flags.max_cached_accounts)->capture_default_str();
+  app.add_option("--min-free-disk-mb", flags.min_free_disk_mb,
+                 "Stop writing state (and so consuming) while the data directory has less free "
+                 "space than this; 0 turns the check off")
+      ->capture_default_str();
   app.add_option("--timers", flags.timers,
                  "When SLA, stall and decision-date timers fire: on the wall clock (live), or on "
                  "each partition's event time (replaying history gives the live run's alerts)")

@@ -433,8 +433,9 @@ def fill(directory) -> None:
 def test_a_full_disk_stops_progress_and_recovers_with_nothing_lost_or_doubled(
         pb, inputs, topics, outputs, make_baton, small_disk):
     acct = "acc-diskfull"
-    # A small write buffer: RocksDB preallocates write-ahead log space by the buffer's size.
-    baton = make_baton("--write-buffer-mb", "1")
+    # A small write buffer (RocksDB preallocates write-ahead log space by its size), and a
+    # free-space floor that fits a 32 MiB disk.
+    baton = make_baton("--write-buffer-mb", "1", "--min-free-disk-mb", "4")
     baton.data_dir = small_disk / "data"
     baton.start()
     crm = crm_setup(inputs, acct, "Diskfull Corp", "TIER_1", "ae-james",
@@ -443,13 +444,13 @@ def test_a_full_disk_stops_progress_and_recovers_with_nothing_lost_or_doubled(
     baton.wait_consumed(topics.crm, crm)
 
     # Fill the disk, then stream engagement (every 10th record invalid, so the units have
-    # outputs: dead letters) until a store write fails. The failing unit's transaction has
+    # outputs: dead letters) until a store write is refused. The failing unit's transaction has
     # committed: Baton stops consuming and committing, reports it, and stays up.
     fill(small_disk)
     sent = 0
     failed = lambda m: m.value("baton_commit_failures_total", stage="store") >= 1
     while not failed(baton.metrics()):
-        assert sent < 200_000, "no store write failed on a full disk"
+        assert sent < 200_000, "no store write refused on a full disk"
         for _ in range(500):
             if sent % 10 == 0:
                 inputs.send_raw(topics.engagement, f"acc-flood-{sent % 200}", b"{not json",

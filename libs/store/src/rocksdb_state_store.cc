@@ -1,5 +1,7 @@
 #include "baton/store/rocksdb_state_store.h"
 
+#include <sys/statvfs.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -66,11 +68,25 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("opening state store at ", options.path));
   return std::unique_ptr<RocksDbStateStore>(
-      new RocksDbStateStore(std::unique_ptr<rocksdb::DB>(raw), options.sync_writes));
+      new RocksDbStateStore(std::unique_ptr<rocksdb::DB>(raw), options));
 }
 
-RocksDbStateStore::RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, bool sync_writes)
-    : db_(std::move(db)), sync_writes_(sync_writes) {}
+RocksDbStateStore::RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, const RocksDbOptions& options)
+    : db_(std::move(db)),
+      path_(options.path),
+      sync_writes_(options.sync_writes),
+      min_free_bytes_(options.min_free_bytes) {}
+
+absl::Status RocksDbStateStore::CheckFreeSpace() const {
+  if (min_free_bytes_ == 0) return absl::OkStatus();
+  struct statvfs fs {};
+  if (statvfs(path_.c_str(), &fs) != 0) return absl::OkStatus();  // let RocksDB report it
+  const uint64_t free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free >= min_free_bytes_) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("disk nearly full: ", free >> 20, " MiB free for ",
+                                             path_, ", at least ", min_free_bytes_ >> 20,
+                                             " MiB needed; not writing state"));
+}
 
 RocksDbStateStore::~RocksDbStateStore() {
   if (db_) (void)db_->Close();
@@ -128,6 +144,7 @@ absl::StatusOr<std::optional<int64_t>> RocksDbStateStore::LoadOffset(
 }
 
 absl::Status RocksDbStateStore::Commit(const pipeline::StateBatch& batch) {
+  if (absl::Status s = CheckFreeSpace(); !s.ok()) return s;
   if (needs_resume_) {
     if (absl::Status s = FromRocks(db_->Resume(), "resuming state store"); !s.ok()) return s;
     needs_resume_ = false;

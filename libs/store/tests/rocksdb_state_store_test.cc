@@ -78,6 +78,24 @@ TEST_F(RocksDbStateStoreTest, ScanRangeReturnsFullKeysFromInclusiveToExclusiveUp
   EXPECT_THAT(store->ScanRange("t5", "u", 10).value(), ::testing::IsEmpty());
 }
 
+TEST_F(RocksDbStateStoreTest, ALowDiskRefusesToWriteAndNamesTheDirectory) {
+  pipeline::StateBatch batch;
+  batch.writes = {{"\0\0\0\1acme\0h"s, "head-1"}};
+  {
+    // No file system has 2^62 bytes free: the check always trips.
+    auto store = RocksDbStateStore::Open({.path = dir_.string(), .min_free_bytes = 1ULL << 62});
+    ASSERT_TRUE(store.ok()) << store.status();
+    absl::Status s = (*store)->Commit(batch);
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("disk nearly full"));
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr(dir_.string()));
+    EXPECT_EQ(*(*store)->Get("\0\0\0\1acme\0h"s), std::nullopt);
+  }
+  auto store = RocksDbStateStore::Open({.path = dir_.string(), .min_free_bytes = 0});
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE((*store)->Commit(batch).ok());
+}
+
 TEST_F(RocksDbStateStoreTest, OpeningAnUnusableDirectoryNamesIt) {
   auto store = RocksDbStateStore::Open({.path = "/proc/baton-cannot-be-here"});
   ASSERT_FALSE(store.ok());

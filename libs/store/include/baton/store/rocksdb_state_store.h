@@ -37,6 +37,10 @@ struct RocksDbOptions {
   size_t block_cache_bytes = 64 << 20;
   size_t write_buffer_bytes = 32 << 20;
   bool sync_writes = false;
+  // Commit refuses to write (kUnavailable) while the data directory's file system has less
+  // free space than this: RocksDB is never driven into a full disk, where its write-ahead log
+  // cannot be written again without a restart. 0 turns the check off.
+  uint64_t min_free_bytes = 64 << 20;
 };
 
 class RocksDbStateStore final : public pipeline::StateStore {
@@ -57,10 +61,13 @@ class RocksDbStateStore final : public pipeline::StateStore {
   absl::Status Commit(const pipeline::StateBatch& batch) override;
 
  private:
-  RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, bool sync_writes);
+  RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, const RocksDbOptions& options);
+  absl::Status CheckFreeSpace() const;
 
   std::unique_ptr<rocksdb::DB> db_;
+  std::string path_;
   bool sync_writes_;
+  uint64_t min_free_bytes_;
   bool needs_resume_ = false;
 };
 
