@@ -202,6 +202,9 @@ absl::StatusOr<pipeline::ChangelogPositions> KafkaOutputSink::Publish(
 absl::Status KafkaOutputSink::Transact(std::vector<pipeline::OutboundRecord>& records,
                                        const pipeline::Offsets& input_offsets) {
   const int timeout_ms = TimeoutMs(options_.operation_timeout);
+  if (!input_offsets.empty() && consumer_ == nullptr) {
+    return absl::InternalError("no consumer bound to the sink");
+  }
   if (std::unique_ptr<RdKafka::Error> e(producer_->begin_transaction()); e) {
     return TransactionFailed("beginning a transaction", std::move(e));
   }
@@ -211,7 +214,6 @@ absl::Status KafkaOutputSink::Transact(std::vector<pipeline::OutboundRecord>& re
     return s;
   }
   if (!input_offsets.empty()) {
-    if (consumer_ == nullptr) return absl::InternalError("no consumer bound to the sink");
     TopicPartitions offsets;
     for (const auto& [tp, offset] : input_offsets) {
       offsets.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
