@@ -158,16 +158,6 @@ class Kafka:
         finally:
             c.close()
 
-    def end_offsets(self, topics: Iterable[str]) -> int:
-        """The sum of the high watermarks over every partition of `topics`."""
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "it-watermarks",
-                      "log.connection.close": False})
-        try:
-            return sum(c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1]
-                       for t in topics for p in range(PARTITIONS))
-        finally:
-            c.close()
-
     def read_all(self, topics: Iterable[str]) -> dict[str, list["Record"]]:
         """Every record of `topics` a read_committed consumer sees, read up to the current end
         of each partition."""

@@ -165,9 +165,6 @@ class Run:
         self._feeder = threading.Thread(target=work, daemon=True)
         self._feeder.start()
 
-    def feeding(self) -> bool:
-        return self._feeder is not None and self._feeder.is_alive()
-
     def wait_fed(self) -> None:
         if self._feeder is not None:
             self._feeder.join(300)
