@@ -495,19 +495,15 @@ absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::strin
     it->second.last_used = unit_;
     return &it->second.account;
   }
-  // Every stored account has a head: a point read (which bloom filters answer without touching
-  // data blocks for a new account) decides whether the range scan is needed.
+  // One range scan: the store's prefix filters make it cheap for a new account.
   std::vector<core::StoredPart> parts;
-  auto head = store_.Get(key + PartSuffix({core::StoredPart::Kind::kHead, 0, std::nullopt}));
-  if (!head.ok()) return head.status();
-  if (head->has_value()) {
-    auto stored = store_.Scan(key);
-    if (!stored.ok()) return stored.status();
-    for (auto& [suffix, value] : *stored) {
-      absl::StatusOr<core::StoredPart> part = ParsePart(suffix, std::move(value));
-      if (!part.ok()) return part.status();
-      parts.push_back(std::move(*part));
-    }
+  auto stored = store_.Scan(key);
+  if (!stored.ok()) return stored.status();
+  parts.reserve(stored->size());
+  for (auto& [suffix, value] : *stored) {
+    absl::StatusOr<core::StoredPart> part = ParsePart(suffix, std::move(value));
+    if (!part.ok()) return part.status();
+    parts.push_back(std::move(*part));
   }
   absl::StatusOr<core::Account> account = core::Account::Restore(parts);
   if (!account.ok()) {

@@ -2,11 +2,13 @@
 
 #include <sys/statvfs.h>
 
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 
@@ -24,6 +26,38 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 }
 
 std::string AccountRecordKey(absl::string_view key) { return absl::StrCat("a", key); }
+
+// AccountPrefix maps a stored record's key to its account: 'a', the partition (4 bytes), and
+// everything up to and including the first NUL after it — the AccountKey that every record of
+// one account starts with (directory keys are cut the same way, at their first NUL). Bloom
+// filters over these prefixes let an account's range scan skip every file and memtable that
+// holds none of its records, so reading an account costs one seek where it is, and almost
+// nothing for a new one.
+class AccountPrefix final : public rocksdb::SliceTransform {
+ public:
+  static constexpr size_t kStart = 5;  // 'a' and the partition
+  const char* Name() const override { return "baton.AccountPrefix.v1"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    const void* nul = std::memchr(key.data() + kStart, '\0', key.size() - kStart);
+    return rocksdb::Slice(key.data(), static_cast<const char*>(nul) - key.data() + 1);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() > kStart && key[0] == 'a' &&
+           std::memchr(key.data() + kStart, '\0', key.size() - kStart) != nullptr;
+  }
+  // IsWhole: every key starting with `prefix` has exactly `prefix` as its account prefix.
+  bool IsWhole(const rocksdb::Slice& prefix) const {
+    return InDomain(prefix) && Transform(prefix).size() == prefix.size();
+  }
+};
+
+// Successor is the smallest key greater than every key that starts with `prefix` (empty when
+// there is none: a prefix of 0xFF bytes only).
+std::string Successor(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
 
 std::string OffsetRecordKey(const pipeline::TopicPartition& tp) {
   std::string key = absl::StrCat("o", tp.topic);
@@ -62,6 +96,9 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
   // they were evicted by data blocks and re-read (and re-decompressed) on almost every point
   // read of a new account. They are small: about 1.3 bytes per key for the filter.
   table.cache_index_and_filter_blocks = false;
+  // Prefix filters for account scans (AccountPrefix), besides the whole-key ones for point reads.
+  db_options.prefix_extractor = std::make_shared<AccountPrefix>();
+  db_options.memtable_prefix_bloom_size_ratio = 0.05;
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
   rocksdb::DB* raw = nullptr;
@@ -103,9 +140,17 @@ absl::StatusOr<std::optional<std::string>> RocksDbStateStore::Get(absl::string_v
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStateStore::Scan(
     absl::string_view key_prefix) {
   const std::string prefix = AccountRecordKey(key_prefix);
+  const std::string end = Successor(prefix);
+  const rocksdb::Slice upper(end);
   std::vector<std::pair<std::string, std::string>> records;
   rocksdb::ReadOptions options;
-  options.prefix_same_as_start = false;
+  options.iterate_upper_bound = end.empty() ? nullptr : &upper;
+  // A whole account prefix may use the prefix filters; any other range needs every file.
+  if (AccountPrefix().IsWhole(prefix)) {
+    options.prefix_same_as_start = true;
+  } else {
+    options.total_order_seek = true;
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     records.emplace_back(it->key().ToString().substr(prefix.size()), it->value().ToString());
@@ -121,6 +166,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStateSto
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions options;
   options.iterate_upper_bound = &upper;
+  options.total_order_seek = true;
   std::vector<std::pair<std::string, std::string>> records;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
   for (it->Seek(begin); it->Valid() && records.size() < limit; it->Next()) {

@@ -65,6 +65,38 @@ TEST_F(RocksDbStateStoreTest, ALaterCommitOverwritesAndDeletes) {
   EXPECT_THAT(store->LoadOffset({"t", 0}).value(), Optional(9));
 }
 
+TEST_F(RocksDbStateStoreTest, AnAccountScanSeesOnlyThatAccountAndARangeScanSeesEveryAccount) {
+  // Account scans use prefix filters; reopening moves the records from the memtable to files,
+  // so both the memtable's and the files' filters are exercised.
+  pipeline::StateBatch batch;
+  for (int i = 0; i < 200; ++i) {
+    const std::string account = "\0\0\0\1acct-"s + std::to_string(i) + '\0';
+    batch.writes.emplace_back(account + "h", "head-" + std::to_string(i));
+    batch.writes.emplace_back(account + "d1", "day-" + std::to_string(i));
+  }
+  // Directory-style keys: "w" + a domain + NUL + a hash.
+  batch.writes.emplace_back("\xff\xff\xff\xffwcom.acme\0h1"s, "parked-1");
+  batch.writes.emplace_back("\xff\xff\xff\xffwcom.acme.eu\0h2"s, "parked-2");
+  for (bool reopen : {false, true}) {
+    SCOPED_TRACE(reopen ? "from files" : "from the memtable");
+    auto store = OpenStore();
+    if (!reopen) ASSERT_TRUE(store->Commit(batch).ok());
+    EXPECT_THAT(store->Scan("\0\0\0\1acct-1\0"s).value(),
+                ElementsAre(Pair("d1", "day-1"), Pair("h", "head-1")));
+    EXPECT_THAT(store->Scan("\0\0\0\1acct-199\0"s).value(),
+                ElementsAre(Pair("d1", "day-199"), Pair("h", "head-199")));
+    EXPECT_THAT(store->Scan("\0\0\0\1acct-200\0"s).value(), IsEmpty());
+    EXPECT_THAT(store->Scan("\0\0\0\2acct-1\0"s).value(), IsEmpty());
+    // Not a whole account prefix: every account whose id starts with "acct-19".
+    EXPECT_EQ(store->Scan("\0\0\0\1acct-19"s).value().size(), 2u * 11);
+    // A domain and its subdomains, then the domain alone.
+    EXPECT_THAT(store->Scan("\xff\xff\xff\xffwcom.acme"s).value(),
+                ElementsAre(Pair("\0h1"s, "parked-1"), Pair(".eu\0h2"s, "parked-2")));
+    EXPECT_THAT(store->Scan("\xff\xff\xff\xffwcom.acme\0"s).value(),
+                ElementsAre(Pair("h1", "parked-1")));
+  }
+}
+
 TEST_F(RocksDbStateStoreTest, ScanRangeReturnsFullKeysFromInclusiveToExclusiveUpToTheLimit) {
   auto store = OpenStore();
   ASSERT_TRUE(
