@@ -1,7 +1,9 @@
 #include "baton/kafka/output_sink.h"
 
 #include <algorithm>
+#include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
@@ -42,7 +44,8 @@ absl::Status KafkaOutputSink::CreateProducer() {
   Properties defaults = {
       {"enable.idempotence", "true"},
       {"acks", "all"},
-      {"linger.ms", "5"},
+      // At-least-once sends each output as it is made: wait at most 1 ms to batch it.
+      {"linger.ms", transactional() ? "5" : "1"},
       {"partitioner", "murmur2_random"},
       {"message.timeout.ms", "30000"},
       // A hot account's stored record may pass 1 MB; the changelog topic allows 8 MiB.
@@ -166,12 +169,27 @@ absl::Status KafkaOutputSink::Produce(absl::Span<pipeline::OutboundRecord> recor
   return absl::OkStatus();
 }
 
+absl::Status KafkaOutputSink::Send(std::vector<pipeline::OutboundRecord>& records) {
+  if (transactional()) return absl::InternalError("an exactly-once unit is sent whole");
+  if (absl::Status s = Ready(); !s.ok()) return s;
+  sent_early_ = true;
+  absl::Status s = Produce(absl::MakeSpan(records));
+  records.clear();
+  return s;
+}
+
 absl::StatusOr<pipeline::ChangelogPositions> KafkaOutputSink::Publish(
     std::vector<pipeline::OutboundRecord>& records, const pipeline::Offsets& input_offsets) {
+  // Delivery reports count for the unit being published, including those of its records sent
+  // early; the next unit starts afresh whatever happens to this one. (A unit rewound before it
+  // was published leaves its reports to the next unit, which at worst fails once and is retried.)
+  absl::Cleanup next_unit = [this] {
+    failed_ = 0;
+    first_error_.clear();
+    positions_.clear();
+    sent_early_ = false;
+  };
   if (absl::Status s = Ready(); !s.ok()) return s;
-  failed_ = 0;
-  first_error_.clear();
-  positions_.clear();
   if (transactional()) {
     if (absl::Status s = Transact(records, input_offsets); !s.ok()) return s;
     return std::move(positions_);
@@ -183,8 +201,10 @@ absl::StatusOr<pipeline::ChangelogPositions> KafkaOutputSink::Publish(
   });
   const auto split = static_cast<size_t>(changelog - records.begin());
   absl::Span<pipeline::OutboundRecord> all(records);
+  bool outputs = true;  // the first part; its flush also waits for the outputs sent early
   for (absl::Span<pipeline::OutboundRecord> part : {all.subspan(0, split), all.subspan(split)}) {
-    if (part.empty()) continue;
+    const bool early = std::exchange(outputs, false) && sent_early_;
+    if (part.empty() && !early) continue;
     if (absl::Status s = Produce(part); !s.ok()) return s;
     // flush() serves delivery reports; message.timeout.ms bounds how long a record may wait.
     RdKafka::ErrorCode err = producer_->flush(60'000);
@@ -192,8 +212,8 @@ absl::StatusOr<pipeline::ChangelogPositions> KafkaOutputSink::Publish(
       return absl::UnavailableError(absl::StrCat("flushing: ", RdKafka::err2str(err)));
     }
     if (failed_ > 0) {
-      return absl::UnavailableError(absl::StrCat(failed_, " of ", part.size(),
-                                                 " records not delivered; first: ", first_error_));
+      return absl::UnavailableError(
+          absl::StrCat(failed_, " records not delivered; first: ", first_error_));
     }
   }
   return std::move(positions_);

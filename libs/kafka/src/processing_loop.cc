@@ -135,6 +135,8 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
           } else {
             Fault("reading state", s);
           }
+        } else if (absl::Status sent = processor_.SendOutputs(sink_); !sent.ok()) {
+          Fault("sending outputs", sent);  // at-least-once: outputs go out as they are made
         }
         break;
       case RdKafka::ERR__TIMED_OUT:

@@ -541,7 +541,7 @@ absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
   directory_writes_.clear();
   batch.offsets = offsets_;
   StageChangelog(batch);
-  if (!outputs_.empty()) {
+  if (!outputs_.empty() || sent_early_) {
     absl::StatusOr<ChangelogPositions> positions = sink.Publish(outputs_, offsets_);
     if (!positions.ok()) {
       observer_.CommitFailed("publish");
@@ -558,6 +558,7 @@ absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
   Offsets committed = std::move(offsets_);
   offsets_.clear();
   outputs_.clear();
+  sent_early_ = false;
   observer_.Committed(stats_, absl::Now() - start);
   stats_ = CommitStats{};
   EvictClean();
@@ -640,8 +641,15 @@ absl::Status Processor::RestoreChangelog(int32_t partition,
   return store_.Commit(batch);
 }
 
+absl::Status Processor::SendOutputs(OutputSink& sink) {
+  if (outputs_.empty() || !sink.SendsEarly()) return absl::OkStatus();
+  sent_early_ = true;
+  return sink.Send(outputs_);
+}
+
 void Processor::Rewind() {
   outputs_.clear();
+  sent_early_ = false;
   directory_writes_.clear();
   offsets_.clear();
   stats_ = CommitStats{};

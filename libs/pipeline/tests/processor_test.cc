@@ -16,6 +16,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::Optional;
 using ::testing::SizeIs;
 
@@ -256,6 +257,70 @@ TEST_F(ProcessorTest, AFailedPublishCommitsNothingAndTheReplayGivesTheSameIds) {
   QualifyingEngagement();
   ASSERT_TRUE(processor_->Commit(sink_).ok());
   EXPECT_THAT(sink_.Ids(OutboundRecord::Topic::kRoutedLeads), SizeIs(1));
+}
+
+// EarlySink takes outputs as they are made, like the at-least-once Kafka sink.
+class EarlySink : public RecordingSink {
+ public:
+  bool SendsEarly() const override { return true; }
+  absl::Status Send(std::vector<OutboundRecord>& records) override {
+    for (OutboundRecord& r : records) {
+      EXPECT_NE(r.topic, OutboundRecord::Topic::kChangelog);
+      sent.push_back(r);
+    }
+    records.clear();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<ChangelogPositions> Publish(std::vector<OutboundRecord>& records,
+                                             const Offsets& offsets) override {
+    ++publishes;
+    return RecordingSink::Publish(records, offsets);
+  }
+  std::vector<OutboundRecord> sent;
+  int publishes = 0;
+};
+
+TEST_F(ProcessorTest, ASinkThatSendsEarlyGetsTheLeadBeforeTheUnitCommits) {
+  EarlySink sink;
+  Account();
+  QualifyingEngagement();
+  ASSERT_TRUE(processor_->SendOutputs(sink).ok());
+  ASSERT_THAT(sink.sent, SizeIs(2));  // the lead and its handoff alert
+  EXPECT_EQ(sink.sent[0].topic, OutboundRecord::Topic::kRoutedLeads);
+  EXPECT_THAT(store_.accounts, IsEmpty());  // nothing committed yet
+  EXPECT_TRUE(processor_->SendOutputs(sink).ok());
+  EXPECT_THAT(sink.sent, SizeIs(2));  // sent once
+
+  ASSERT_TRUE(processor_->Commit(sink).ok());
+  EXPECT_EQ(sink.publishes, 1);
+  EXPECT_THAT(sink.published, IsEmpty());  // Publish got the changelog only
+  EXPECT_THAT(sink.changelog[2], Not(IsEmpty()));
+  EXPECT_THAT(store_.accounts, Not(IsEmpty()));
+  EXPECT_EQ(observer_.routed_leads, 1);
+}
+
+TEST_F(ProcessorTest, AUnitWhoseOnlyOutputsWereSentEarlyStillPublishesAndMayFail) {
+  EarlySink sink;
+  Account();
+  ASSERT_TRUE(processor_->Commit(sink).ok());
+  const int before = sink.publishes;
+  QualifyingEngagement();
+  ASSERT_TRUE(processor_->SendOutputs(sink).ok());
+  // The sink must wait for what was sent early: a failure there fails the unit.
+  sink.fail = true;
+  EXPECT_FALSE(processor_->Commit(sink).ok());
+  EXPECT_EQ(sink.publishes, before + 1);
+  EXPECT_EQ(observer_.failures["publish"], 1);
+
+  processor_->Rewind();
+  sink.fail = false;
+  next_offset_["abm.engagement.v1"] = 0;
+  QualifyingEngagement();
+  ASSERT_TRUE(processor_->SendOutputs(sink).ok());
+  ASSERT_TRUE(processor_->Commit(sink).ok());
+  // Sent again on the retry, with the same ids.
+  ASSERT_THAT(sink.sent, SizeIs(4));
+  EXPECT_EQ(sink.sent[0].value, sink.sent[2].value);
 }
 
 TEST_F(ProcessorTest, AFailedStoreCommitReplaysToTheSameOutputIds) {

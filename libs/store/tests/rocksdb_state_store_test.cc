@@ -80,7 +80,9 @@ TEST_F(RocksDbStateStoreTest, AnAccountScanSeesOnlyThatAccountAndARangeScanSeesE
   for (bool reopen : {false, true}) {
     SCOPED_TRACE(reopen ? "from files" : "from the memtable");
     auto store = OpenStore();
-    if (!reopen) ASSERT_TRUE(store->Commit(batch).ok());
+    if (!reopen) {
+      ASSERT_TRUE(store->Commit(batch).ok());
+    }
     EXPECT_THAT(store->Scan("\0\0\0\1acct-1\0"s).value(),
                 ElementsAre(Pair("d1", "day-1"), Pair("h", "head-1")));
     EXPECT_THAT(store->Scan("\0\0\0\1acct-199\0"s).value(),

@@ -15,9 +15,11 @@
 //   - fenced (another process registered the same transactional id, so this one is a zombie):
 //     Publish and Ready fail with kFailedPrecondition and Baton stops, never fencing back;
 //   - the broker down at start-up or later: Ready and Publish fail with kUnavailable, retried.
-// At-least-once: an idempotent producer, no transactions; Publish returns once every record is
-// acknowledged (acks=all), the outputs before the changelog is sent. A failed unit may have
-// written some records; the retry writes them again with the same ids.
+// At-least-once: an idempotent producer, no transactions. The outputs are sent as they are
+// produced (Send), so a lead is on its topic within milliseconds of the event that made it;
+// Publish returns once every record of the unit is acknowledged (acks=all), the outputs before
+// the changelog is sent. A failed unit may have written some records; the retry writes them
+// again with the same ids.
 //
 // Thread-safety: the processing thread calls every method; librdkafka's threads deliver reports,
 // which are served inside Publish.
@@ -73,6 +75,8 @@ class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::Deli
   absl::StatusOr<pipeline::ChangelogPositions> Publish(
       std::vector<pipeline::OutboundRecord>& records,
       const pipeline::Offsets& input_offsets) override;
+  bool SendsEarly() const override { return !transactional(); }
+  absl::Status Send(std::vector<pipeline::OutboundRecord>& records) override;
 
  private:
   KafkaOutputSink(KafkaSettings settings, SinkOptions options)
@@ -94,8 +98,10 @@ class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::Deli
   std::unique_ptr<RdKafka::Producer> producer_;
   bool registered_ = false;
   absl::Status fenced_;
-  // Delivery reports of the unit being published.
+  // Delivery reports of the unit being built and published.
   int failed_ = 0;
+  // Outputs of the unit were sent ahead of Publish.
+  bool sent_early_ = false;
   std::string first_error_;
   pipeline::ChangelogPositions positions_;
 };

@@ -112,6 +112,18 @@ class OutputSink {
   // partition written, the offset just past the unit's last changelog record.
   virtual absl::StatusOr<ChangelogPositions> Publish(std::vector<OutboundRecord>& records,
                                                      const Offsets& input_offsets) = 0;
+
+  // SendsEarly: the sink takes a unit's outputs as they are produced (Send), ahead of Publish,
+  // so that they reach their readers without waiting for the unit to commit — at-least-once
+  // only, where a unit that then fails may have written some records anyway. An exactly-once
+  // sink publishes a unit as one transaction and does not.
+  virtual bool SendsEarly() const { return false; }
+  // Send starts writing outputs (never changelog records) of the unit being built and takes
+  // them out of `records`. They belong to the unit: its Publish succeeds only once they are
+  // acknowledged too. An error means the unit cannot commit (Rewind, as for Publish).
+  virtual absl::Status Send(std::vector<OutboundRecord>& /*records*/) {
+    return absl::UnimplementedError("this sink publishes whole units only");
+  }
 };
 
 // CommitStats describes one committed unit, for metrics.

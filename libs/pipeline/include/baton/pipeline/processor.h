@@ -106,13 +106,18 @@ class Processor {
   size_t PendingEvents() const { return stats_.events; }
   // HasPending: the unit has something to commit (records, or what expired timers produced).
   bool HasPending() const {
-    return stats_.events > 0 || !outputs_.empty() || !directory_writes_.empty() ||
+    return stats_.events > 0 || !outputs_.empty() || sent_early_ || !directory_writes_.empty() ||
            (team_ && team_->dirty());
   }
 
   // Commit commits the staged unit (see the class comment) and returns the offsets it
   // committed, for the consumer group. On error the unit is not committed: call Rewind().
   absl::StatusOr<Offsets> Commit(OutputSink& sink);
+
+  // SendOutputs hands the outputs staged so far to a sink that SendsEarly (see OutputSink), and
+  // does nothing for one that does not. Call it between records, e.g. after each Process. An
+  // error means the unit cannot commit: call Rewind().
+  absl::Status SendOutputs(OutputSink& sink);
 
   // Rewind discards the staged unit and all cached state.
   void Rewind();
@@ -187,6 +192,9 @@ class Processor {
   std::map<int32_t, absl::Time> partition_time_;
   const core::RuleSet* free_mail_rules_ = nullptr;
   std::vector<OutboundRecord> outputs_;
+  // Outputs of this unit already handed to the sink by SendOutputs: Commit must publish (which
+  // waits for them) even when nothing else is staged.
+  bool sent_early_ = false;
   Offsets offsets_;
   CommitStats stats_;
 };
