@@ -20,12 +20,17 @@ int64_t Account::DayOf(int64_t time_ms) {
 
 absl::StatusOr<Account> Account::Restore(const std::vector<StoredPart>& parts) {
   Account account;
+  const std::string* contacts = nullptr;
   for (const StoredPart& part : parts) {
     if (!part.value.has_value()) continue;
     if (part.kind == StoredPart::Kind::kHead) {
       if (!account.head_.ParseFromString(*part.value)) {
         return absl::DataLossError("stored account head does not parse");
       }
+      continue;
+    }
+    if (part.kind == StoredPart::Kind::kContacts) {
+      contacts = &*part.value;
       continue;
     }
     baton::internal::v1::EngagementDay day;
@@ -38,13 +43,31 @@ absl::StatusOr<Account> Account::Restore(const std::vector<StoredPart>& parts) {
     account.record_count_ += day.records_size();
     account.days_.emplace(part.day, std::move(day));
   }
+  if (contacts != nullptr) {
+    // An AccountHead with only contacts: parsing it into the head adds them.
+    account.head_.clear_contacts();
+    if (!account.head_.MergeFromString(*contacts)) {
+      return absl::DataLossError("stored account contacts do not parse");
+    }
+  } else {
+    // A head stored with its contacts inside: the next commit stores them apart.
+    account.contacts_dirty_ = account.head_.contacts_size() > 0;
+  }
   return account;
 }
 
 std::vector<StoredPart> Account::TakeChanges() {
   std::vector<StoredPart> changes;
-  if (head_dirty_) {
-    changes.push_back({StoredPart::Kind::kHead, 0, head_.SerializeAsString()});
+  // The contacts are stored apart from the rest of the head: each part is serialized with the
+  // other's fields moved out for the moment (a swap of pointers, no copy).
+  if (head_dirty_ || contacts_dirty_) {
+    baton::internal::v1::AccountHead only_contacts;
+    only_contacts.mutable_contacts()->Swap(head_.mutable_contacts());
+    if (head_dirty_) changes.push_back({StoredPart::Kind::kHead, 0, head_.SerializeAsString()});
+    if (contacts_dirty_) {
+      changes.push_back({StoredPart::Kind::kContacts, 0, only_contacts.SerializeAsString()});
+    }
+    head_.mutable_contacts()->Swap(only_contacts.mutable_contacts());
   }
   for (int64_t day : dropped_days_) {
     if (!days_.contains(day)) changes.push_back({StoredPart::Kind::kDay, day, std::nullopt});
@@ -56,6 +79,7 @@ std::vector<StoredPart> Account::TakeChanges() {
     }
   }
   head_dirty_ = false;
+  contacts_dirty_ = false;
   dirty_days_.clear();
   dropped_days_.clear();
   return changes;

@@ -79,7 +79,8 @@ void ApplyEngagement(const EngagementEvent& e, uint64_t id_hash, Account& accoun
   head.set_last_marketing_touch_ms(std::max(head.last_marketing_touch_ms(), t_ms));
 }
 
-void ApplyCrm(const CrmEvent& e, AccountHead& state) {
+void ApplyCrm(const CrmEvent& e, Account& account) {
+  AccountHead& state = account.mutable_head();
   const int64_t t_ms = Millis(ToTime(e.event_time()));
   switch (e.payload_case()) {
     case CrmEvent::kAccountUpsert:
@@ -100,10 +101,11 @@ void ApplyCrm(const CrmEvent& e, AccountHead& state) {
     case CrmEvent::kContactUpsert: {
       const auto& u = e.contact_upsert();
       ContactState* contact = nullptr;
-      for (auto& c : *state.mutable_contacts()) {
+      auto& contacts = account.mutable_contacts();
+      for (auto& c : contacts) {
         if (c.contact_id() == u.contact_id()) contact = &c;
       }
-      if (contact == nullptr) contact = state.add_contacts();
+      if (contact == nullptr) contact = contacts.Add();
       if (contact->contact_id().empty() || t_ms >= contact->updated_ms()) {
         contact->set_contact_id(u.contact_id());
         contact->set_email(u.email());
@@ -955,8 +957,8 @@ absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, Account& account,
     }
   } else {
     const auto& crm = std::get<CrmEvent>(event);
+    ApplyCrm(crm, account);
     AccountHead& head = account.mutable_head();
-    ApplyCrm(crm, head);
     if (crm.has_handoff_disposition()) ApplyDisposition(ctx, crm.handoff_disposition(), t_ms);
     if (crm.has_sales_activity()) ApplyFollowUp(ctx, crm.sales_activity(), t_ms);
     if (crm.has_outreach_plan()) ApplyOutreach(ctx, crm.outreach_plan(), t_ms);

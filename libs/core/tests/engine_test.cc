@@ -345,6 +345,48 @@ TEST_F(EngineTest, ACommitWritesTheHeadAndOnlyTheDaysThatChanged) {
   EXPECT_FALSE(state_.dirty());
 }
 
+TEST_F(EngineTest, ContactsAreStoredApartAndWrittenOnlyWhenTheyChange) {
+  Upsert(baton::v1::TIER_1);
+  Contact("c-1", baton::v1::CHAMPION);
+  Contact("c-2", baton::v1::FINANCE);
+  std::map<StoredPart::Kind, std::string> stored;
+  for (StoredPart& p : state_.TakeChanges()) {
+    if (p.kind != StoredPart::Kind::kDay) stored[p.kind] = *p.value;
+  }
+  ASSERT_TRUE(stored.contains(StoredPart::Kind::kContacts));
+  baton::internal::v1::AccountHead head;
+  ASSERT_TRUE(head.ParseFromString(stored[StoredPart::Kind::kHead]));
+  EXPECT_EQ(head.contacts_size(), 0);  // not stored twice
+
+  Open();  // engagement changes the head and a day, not the contacts
+  for (const StoredPart& p : state_.TakeChanges()) {
+    EXPECT_NE(p.kind, StoredPart::Kind::kContacts);
+    if (p.kind == StoredPart::Kind::kHead) stored[p.kind] = *p.value;
+  }
+  absl::StatusOr<Account> restored =
+      Account::Restore({{StoredPart::Kind::kContacts, 0, stored[StoredPart::Kind::kContacts]},
+                        {StoredPart::Kind::kHead, 0, stored[StoredPart::Kind::kHead]}});
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->head().SerializeAsString(), state_.head().SerializeAsString());
+  EXPECT_FALSE(restored->dirty());
+}
+
+TEST_F(EngineTest, AHeadStoredWithItsContactsInsideRestoresAndStoresThemApartNextCommit) {
+  Upsert(baton::v1::TIER_1);
+  Contact("c-1", baton::v1::CHAMPION);
+  state_.TakeChanges();
+  // The layout before contacts were stored apart: one head holding everything.
+  absl::StatusOr<Account> restored =
+      Account::Restore({{StoredPart::Kind::kHead, 0, state_.head().SerializeAsString()}});
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  ASSERT_EQ(restored->head().contacts_size(), 1);
+  EXPECT_EQ(restored->head().contacts(0).contact_id(), "c-1");
+  ASSERT_TRUE(restored->dirty());
+  std::vector<StoredPart> changes = restored->TakeChanges();
+  ASSERT_THAT(changes, SizeIs(1));
+  EXPECT_EQ(changes[0].kind, StoredPart::Kind::kContacts);
+}
+
 TEST_F(EngineTest, DaysPastTheRetentionAreDeletedAndTheAccountRestoresFromItsParts) {
   Upsert(baton::v1::TIER_1);
   Open();

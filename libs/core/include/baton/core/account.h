@@ -25,12 +25,14 @@
 
 namespace baton::core {
 
-// StoredPart is one stored piece of an account: its head or one day of engagement.
+// StoredPart is one stored piece of an account: its head, its contacts, or one day of
+// engagement.
 struct StoredPart {
-  enum class Kind { kHead, kDay };
+  enum class Kind { kHead, kContacts, kDay };
   Kind kind = Kind::kHead;
   int64_t day = 0;  // for kDay
-  // The serialized AccountHead or EngagementDay; nullopt means "delete this part".
+  // The serialized AccountHead (without its contacts), AccountHead (with only its contacts) or
+  // EngagementDay; nullopt means "delete this part".
   std::optional<std::string> value;
 };
 
@@ -44,12 +46,20 @@ class Account {
 
   // TakeChanges returns the parts written or deleted since the last call, and forgets them.
   std::vector<StoredPart> TakeChanges();
-  bool dirty() const { return head_dirty_ || !dirty_days_.empty() || !dropped_days_.empty(); }
+  bool dirty() const {
+    return head_dirty_ || contacts_dirty_ || !dirty_days_.empty() || !dropped_days_.empty();
+  }
 
   const baton::internal::v1::AccountHead& head() const { return head_; }
+  // mutable_head is for everything but the contacts, which are stored apart (they change rarely,
+  // the rest of the head with every event): change them through mutable_contacts only.
   baton::internal::v1::AccountHead& mutable_head() {
     head_dirty_ = true;
     return head_;
+  }
+  google::protobuf::RepeatedPtrField<baton::internal::v1::ContactState>& mutable_contacts() {
+    contacts_dirty_ = true;
+    return *head_.mutable_contacts();
   }
 
   // Engagement records, by day, each day in time order.
@@ -87,6 +97,7 @@ class Account {
   absl::flat_hash_set<uint64_t> engagement_ids_;
   int record_count_ = 0;
   bool head_dirty_ = false;
+  bool contacts_dirty_ = false;
   absl::flat_hash_set<int64_t> dirty_days_;
   std::vector<int64_t> dropped_days_;
 };

@@ -1,8 +1,9 @@
 // RocksDbStateStore: Baton's local state in RocksDB, implementing pipeline::StateStore.
 //
 // Layout (one column family):
-//   'a' + AccountKey(partition, account id) + record suffix -> an account record (the head, or
-//                                                               one day of engagement)
+//   'a' + AccountKey(partition, account id) + record suffix -> an account record (the head, the
+//                                                               contacts, or one day of
+//                                                               engagement)
 //   'a' + 0xFFFFFFFF + directory key                        -> the global account directory
 //                                                               (contacts, emails, domains) and
 //                                                               engagement waiting for a match
