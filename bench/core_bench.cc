@@ -84,10 +84,11 @@ struct Run {
 };
 
 Run RunOnce(const bench::Workload& w, const bench::WorkloadOptions& wo, int commit_every,
-            size_t cache, const std::filesystem::path& dir,
+            size_t cache, size_t block_cache_mb, const std::filesystem::path& dir,
             std::shared_ptr<const core::RuleSet> rules) {
   std::filesystem::remove_all(dir);
-  auto store = store::RocksDbStateStore::Open({.path = dir.string()});
+  auto store = store::RocksDbStateStore::Open(
+      {.path = dir.string(), .block_cache_bytes = block_cache_mb << 20});
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", std::string(store.status().message()).c_str());
     std::exit(1);
@@ -155,7 +156,8 @@ int main(int argc, char** argv) {
   bench::WorkloadOptions wo;
   int runs = 3;
   int commit_every = 20'000;
-  size_t cache = 10'000;
+  size_t cache = 40'000;  // the service's default
+  size_t block_cache_mb = 64;
   std::string json_path;
   std::string dir = "/tmp/baton-core-bench";
   CLI::App app{"Baton core throughput benchmark"};
@@ -170,6 +172,7 @@ int main(int argc, char** argv) {
   app.add_option("--commit-every", commit_every, "input records per commit unit")
       ->capture_default_str();
   app.add_option("--max-cached-accounts", cache)->capture_default_str();
+  app.add_option("--block-cache-mb", block_cache_mb)->capture_default_str();
   app.add_option("--data-dir", dir)->capture_default_str();
   app.add_option("--json", json_path, "write results here");
   std::string rules_path;
@@ -193,7 +196,7 @@ int main(int argc, char** argv) {
     rules = *loaded;
   }
   for (int i = 0; i < runs; ++i) {
-    results.push_back(RunOnce(w, wo, commit_every, cache, dir, rules));
+    results.push_back(RunOnce(w, wo, commit_every, cache, block_cache_mb, dir, rules));
   }
   std::filesystem::remove_all(dir);
 

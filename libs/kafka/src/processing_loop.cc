@@ -74,18 +74,19 @@ ProcessingLoop::ProcessingLoop(LoopOptions options, KafkaSettings settings,
 ProcessingLoop::~ProcessingLoop() = default;
 
 absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
-  auto conf =
-      MakeConsumerConf(settings_, {
-                                      {"group.id", options_.group_id},
-                                      {"enable.auto.commit", "false"},
-                                      {"enable.auto.offset.store", "false"},
-                                      {"auto.offset.reset", "earliest"},
-                                      {"partition.assignment.strategy", "range"},
-                                      {"isolation.level", "read_committed"},
-                                      {"enable.partition.eof", "false"},
-                                      // Bounded prefetch (DESIGN.md, invariant 8): per partition.
-                                      {"queued.max.messages.kbytes", "8192"},
-                                  });
+  auto conf = MakeConsumerConf(settings_, {
+                                              {"group.id", options_.group_id},
+                                              {"enable.auto.commit", "false"},
+                                              {"enable.auto.offset.store", "false"},
+                                              {"auto.offset.reset", "earliest"},
+                                              {"partition.assignment.strategy", "range"},
+                                              {"isolation.level", "read_committed"},
+                                              {"enable.partition.eof", "false"},
+                                              // Bounded prefetch (DESIGN.md, invariant 8): per
+                                              // partition. 2 MiB is over a second of work at full
+                                              // speed; memory is better spent on the account cache.
+                                              {"queued.max.messages.kbytes", "2048"},
+                                          });
   if (!conf.ok()) return conf.status();
   std::string error;
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error) !=
