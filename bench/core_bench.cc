@@ -35,6 +35,7 @@ class NullSink : public pipeline::OutputSink {
     for (const auto& r : records) {
       if (r.topic == pipeline::OutboundRecord::Topic::kChangelog) {
         ++changelog;
+        changelog_bytes += static_cast<int64_t>(r.key.size() + r.value.size());
         positions[r.partition] = 0;
         continue;
       }
@@ -46,6 +47,7 @@ class NullSink : public pipeline::OutputSink {
   int64_t count = 0;
   int64_t bytes = 0;
   int64_t changelog = 0;
+  int64_t changelog_bytes = 0;
 };
 
 class NullObserver : public pipeline::Observer {
@@ -81,6 +83,9 @@ struct Run {
   int64_t outputs;
   int64_t leads;
   int64_t db_bytes;
+  // Changelog records and bytes (keys and values) per stream event.
+  double changelog_records_per_event;
+  double changelog_bytes_per_event;
 };
 
 Run RunOnce(const bench::Workload& w, const bench::WorkloadOptions& wo, int commit_every,
@@ -123,6 +128,8 @@ Run RunOnce(const bench::Workload& w, const bench::WorkloadOptions& wo, int comm
   absl::Time t0 = absl::Now();
   feed(w.crm_load);
   absl::Time t1 = absl::Now();
+  const int64_t records_before = sink.changelog;
+  const int64_t bytes_before = sink.changelog_bytes;
   feed(w.stream);
   absl::Time t2 = absl::Now();
   Run run;
@@ -130,6 +137,9 @@ Run RunOnce(const bench::Workload& w, const bench::WorkloadOptions& wo, int comm
   run.stream_seconds = absl::ToDoubleSeconds(t2 - t1);
   run.events_per_second = static_cast<double>(w.stream.size()) / run.stream_seconds;
   run.outputs = sink.count;
+  const auto events = static_cast<double>(w.stream.size());
+  run.changelog_records_per_event = static_cast<double>(sink.changelog - records_before) / events;
+  run.changelog_bytes_per_event = static_cast<double>(sink.changelog_bytes - bytes_before) / events;
   run.leads = observer.leads;
   store->reset();
   run.db_bytes = DirBytes(dir);
@@ -221,6 +231,8 @@ int main(int argc, char** argv) {
   std::printf("%-34s %lld (%lld routed leads)\n", "outputs per run",
               static_cast<long long>(last.outputs), static_cast<long long>(last.leads));
   std::printf("%-34s %.0f bytes\n", "RocksDB on disk per account", bytes_per_account);
+  std::printf("%-34s %.2f records, %.0f bytes\n", "changelog per stream event",
+              last.changelog_records_per_event, last.changelog_bytes_per_event);
   std::printf("%-34s %.1f MiB\n", "peak RSS (incl. workload in memory)",
               static_cast<double>(PeakRssBytes()) / (1 << 20));
 
@@ -236,10 +248,11 @@ int main(int argc, char** argv) {
     out << absl::StrFormat(
         "], \"median_events_per_second\": %.0f, \"decode_only_events_per_second\": %.0f, "
         "\"outputs\": %lld, \"routed_leads\": %lld, "
-        "\"rocksdb_bytes_per_account\": %.0f, \"peak_rss_bytes\": %lld}\n",
+        "\"rocksdb_bytes_per_account\": %.0f, \"changelog_records_per_event\": %.2f, "
+        "\"changelog_bytes_per_event\": %.0f, \"peak_rss_bytes\": %lld}\n",
         median, decode_rate, static_cast<long long>(last.outputs),
-        static_cast<long long>(last.leads), bytes_per_account,
-        static_cast<long long>(PeakRssBytes()));
+        static_cast<long long>(last.leads), bytes_per_account, last.changelog_records_per_event,
+        last.changelog_bytes_per_event, static_cast<long long>(PeakRssBytes()));
   }
   return 0;
 }
