@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
   bench::WorkloadOptions wo;
   int runs = 3;
   int commit_every = 20'000;
-  size_t cache = 40'000;  // the service's default
+  size_t cache = 30'000;  // the service's default
   size_t block_cache_mb = 64;
   std::string json_path;
   std::string dir = "/tmp/baton-core-bench";
