@@ -166,8 +166,8 @@ int main(int argc, char** argv) {
   bench::WorkloadOptions wo;
   int runs = 3;
   int commit_every = 20'000;
-  size_t cache = 30'000;  // the service's default
-  size_t block_cache_mb = 64;
+  size_t cache = 25'000;       // the service's default
+  size_t block_cache_mb = 32;  // the service's default
   std::string json_path;
   std::string dir = "/tmp/baton-core-bench";
   CLI::App app{"Baton core throughput benchmark"};

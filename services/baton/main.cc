@@ -95,10 +95,10 @@ struct Flags {
   std::string log_level = "info";
   std::string rules;
   std::string instance_id = "auto";
-  size_t block_cache_mb = 64;
+  size_t block_cache_mb = 32;
   size_t write_buffer_mb = 32;
   size_t min_free_disk_mb = 64;
-  size_t max_cached_accounts = 30'000;
+  size_t max_cached_accounts = 25'000;
   std::string timers = "wall-clock";
   int timer_grace_ms = 0;
   std::string guarantee = "exactly-once";

@@ -29,21 +29,26 @@ std::string AccountRecordKey(absl::string_view key) { return absl::StrCat("a", k
 
 // AccountPrefix maps a stored record's key to its account: 'a', the partition (4 bytes), and
 // everything up to and including the first NUL after it — the AccountKey that every record of
-// one account starts with (directory keys are cut the same way, at their first NUL). Bloom
-// filters over these prefixes let an account's range scan skip every file and memtable that
-// holds none of its records, so reading an account costs one seek where it is, and almost
-// nothing for a new one.
+// one account starts with. Bloom filters over these prefixes let an account's range scan skip
+// every file and memtable that holds none of its records, so reading an account costs one seek
+// where it is, and almost nothing for a new one. Of the global range only the engagement
+// waiting for a domain ("w" + domain + NUL) is scanned this way; the rest of the directory
+// (read by point lookups) and the timer index (scanned in order) stay out of the prefix
+// filters, which would otherwise hold an entry per contact and timer.
 class AccountPrefix final : public rocksdb::SliceTransform {
  public:
   static constexpr size_t kStart = 5;  // 'a' and the partition
-  const char* Name() const override { return "baton.AccountPrefix.v1"; }
+  const char* Name() const override { return "baton.AccountPrefix.v2"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
     const void* nul = std::memchr(key.data() + kStart, '\0', key.size() - kStart);
     return rocksdb::Slice(key.data(), static_cast<const char*>(nul) - key.data() + 1);
   }
   bool InDomain(const rocksdb::Slice& key) const override {
-    return key.size() > kStart && key[0] == 'a' &&
-           std::memchr(key.data() + kStart, '\0', key.size() - kStart) != nullptr;
+    if (key.size() <= kStart || key[0] != 'a' || key[kStart] == '\x01') return false;  // timers
+    if (key.starts_with(rocksdb::Slice("a\xff\xff\xff\xff", kStart)) && key[kStart] != 'w') {
+      return false;
+    }
+    return std::memchr(key.data() + kStart, '\0', key.size() - kStart) != nullptr;
   }
   // IsWhole: every key starting with `prefix` has exactly `prefix` as its account prefix.
   bool IsWhole(const rocksdb::Slice& prefix) const {

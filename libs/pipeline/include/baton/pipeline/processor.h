@@ -63,7 +63,7 @@ struct ProcessorOptions {
   codec::PayloadFormat output_format = codec::PayloadFormat::kProtobuf;
   // Account states kept in memory between commits; beyond this, the least recently used clean
   // ones are evicted after a commit. This, not the number of accounts, bounds Baton's memory.
-  size_t max_cached_accounts = 30'000;
+  size_t max_cached_accounts = 25'000;
   // Timers fire on the wall clock (live) or on each partition's event time, the latest event
   // time processed from it (replay: the same alerts as the live run).
   bool timers_on_event_time = false;
