@@ -172,7 +172,6 @@ absl::Status KafkaOutputSink::Produce(absl::Span<pipeline::OutboundRecord> recor
 absl::Status KafkaOutputSink::Send(std::vector<pipeline::OutboundRecord>& records) {
   if (transactional()) return absl::InternalError("an exactly-once unit is sent whole");
   if (absl::Status s = Ready(); !s.ok()) return s;
-  sent_early_ = true;
   absl::Status s = Produce(absl::MakeSpan(records));
   records.clear();
   return s;
@@ -187,7 +186,6 @@ absl::StatusOr<pipeline::ChangelogPositions> KafkaOutputSink::Publish(
     failed_ = 0;
     first_error_.clear();
     positions_.clear();
-    sent_early_ = false;
   };
   if (absl::Status s = Ready(); !s.ok()) return s;
   if (transactional()) {
@@ -201,10 +199,9 @@ absl::StatusOr<pipeline::ChangelogPositions> KafkaOutputSink::Publish(
   });
   const auto split = static_cast<size_t>(changelog - records.begin());
   absl::Span<pipeline::OutboundRecord> all(records);
-  bool outputs = true;  // the first part; its flush also waits for the outputs sent early
+  // Each part is flushed even when empty: the outputs' flush also waits for those sent early,
+  // and a flush with nothing outstanding returns at once.
   for (absl::Span<pipeline::OutboundRecord> part : {all.subspan(0, split), all.subspan(split)}) {
-    const bool early = std::exchange(outputs, false) && sent_early_;
-    if (part.empty() && !early) continue;
     if (absl::Status s = Produce(part); !s.ok()) return s;
     // flush() serves delivery reports; message.timeout.ms bounds how long a record may wait.
     RdKafka::ErrorCode err = producer_->flush(60'000);

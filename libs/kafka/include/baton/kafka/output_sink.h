@@ -100,8 +100,6 @@ class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::Deli
   absl::Status fenced_;
   // Delivery reports of the unit being built and published.
   int failed_ = 0;
-  // Outputs of the unit were sent ahead of Publish.
-  bool sent_early_ = false;
   std::string first_error_;
   pipeline::ChangelogPositions positions_;
 };
