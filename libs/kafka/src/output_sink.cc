@@ -1,18 +1,18 @@
 #include "baton/kafka/output_sink.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <iterator>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
 
 namespace baton::kafka {
 namespace {
-
-// The opaque of a changelog record, so that its delivery report updates the positions.
-char kChangelogRecord;
 
 using TopicPartitions = std::vector<RdKafka::TopicPartition*>;
 
@@ -21,6 +21,12 @@ int TimeoutMs(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseco
 bool IsFenced(RdKafka::ErrorCode code) {
   return code == RdKafka::ERR__FENCED || code == RdKafka::ERR_PRODUCER_FENCED ||
          code == RdKafka::ERR_INVALID_PRODUCER_EPOCH;
+}
+
+// A record's delivery-report opaque is its sequence number, shifted left one bit, with the low
+// bit set for a changelog record (so that its report updates the positions).
+void* Opaque(uint64_t seq, bool changelog) {
+  return reinterpret_cast<void*>(static_cast<uintptr_t>((seq << 1) | (changelog ? 1 : 0)));
 }
 
 }  // namespace
@@ -54,6 +60,10 @@ absl::Status KafkaOutputSink::CreateProducer() {
   if (transactional()) {
     defaults["transactional.id"] = options_.transactional_id;
     defaults["transaction.timeout.ms"] = "60000";
+    // A transaction begun right after the last one commits finds the coordinator still writing
+    // that one's markers (CONCURRENT_TRANSACTIONS) and retries after this backoff: librdkafka's
+    // 100 ms default made that wait most of a unit's latency.
+    defaults["retry.backoff.ms"] = "10";
   }
   auto conf = MakeConf(settings_, defaults);
   if (!conf.ok()) return conf.status();
@@ -102,6 +112,9 @@ void KafkaOutputSink::DropProducer() {
   }
   producer_.reset();
   registered_ = false;
+  // No report comes from a destroyed producer.
+  absl::MutexLock lock(&mu_);
+  undelivered_.clear();
 }
 
 const std::string& KafkaOutputSink::TopicOf(pipeline::OutboundRecord::Topic topic) const {
@@ -123,19 +136,21 @@ const std::string& KafkaOutputSink::TopicOf(pipeline::OutboundRecord::Topic topi
 }
 
 void KafkaOutputSink::dr_cb(RdKafka::Message& message) {
+  const auto opaque = reinterpret_cast<uintptr_t>(message.msg_opaque());
+  const uint64_t seq = opaque >> 1;
+  absl::MutexLock lock(&mu_);
+  undelivered_.erase(seq);
   if (message.err() != RdKafka::ERR_NO_ERROR) {
-    if (failed_++ == 0) {
-      first_error_ = absl::StrCat(message.topic_name(), ": ", message.errstr());
-    }
+    failures_.emplace(seq, absl::StrCat(message.topic_name(), ": ", message.errstr()));
     return;
   }
-  if (message.msg_opaque() == &kChangelogRecord) {
+  if ((opaque & 1) != 0) {
     int64_t& next = positions_[message.partition()];
     next = std::max(next, message.offset() + 1);
   }
 }
 
-absl::Status KafkaOutputSink::Produce(absl::Span<pipeline::OutboundRecord> records) {
+absl::StatusOr<uint64_t> KafkaOutputSink::Produce(absl::Span<pipeline::OutboundRecord> records) {
   for (pipeline::OutboundRecord& record : records) {
     const bool changelog = record.topic == pipeline::OutboundRecord::Topic::kChangelog;
     RdKafka::Headers* headers = nullptr;
@@ -148,76 +163,109 @@ absl::Status KafkaOutputSink::Produce(absl::Span<pipeline::OutboundRecord> recor
     void* value = record.tombstone
                       ? nullptr
                       : const_cast<char*>(record.value.empty() ? &kEmpty : record.value.data());
+    uint64_t seq;
+    {
+      absl::MutexLock lock(&mu_);
+      seq = ++last_seq_;
+      undelivered_.insert(seq);
+    }
     for (;;) {
       RdKafka::ErrorCode err = producer_->produce(
           TopicOf(record.topic),
           record.partition == pipeline::OutboundRecord::kAnyPartition ? RdKafka::Topic::PARTITION_UA
                                                                       : record.partition,
           RdKafka::Producer::RK_MSG_COPY, value, record.tombstone ? 0 : record.value.size(),
-          record.key.data(), record.key.size(), /*timestamp=*/0, headers,
-          changelog ? &kChangelogRecord : nullptr);
+          record.key.data(), record.key.size(), /*timestamp=*/0, headers, Opaque(seq, changelog));
       if (err == RdKafka::ERR_NO_ERROR) break;  // the producer owns `headers` now
       if (err == RdKafka::ERR__QUEUE_FULL) {
         producer_->poll(50);
         continue;
       }
       delete headers;
+      absl::MutexLock lock(&mu_);
+      undelivered_.erase(seq);
       return absl::UnavailableError(
           absl::StrCat("producing to ", TopicOf(record.topic), ": ", RdKafka::err2str(err)));
     }
   }
+  absl::MutexLock lock(&mu_);
+  return last_seq_;
+}
+
+absl::Status KafkaOutputSink::AwaitDelivery(uint64_t last) {
+  // message.timeout.ms bounds how long a record may wait for its report.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (undelivered_.empty() || *undelivered_.begin() > last) break;
+    }
+    if (absl::Now() > deadline) {
+      return absl::UnavailableError("records not acknowledged within 60 s");
+    }
+    // Serves reports; returns early once one is served on this thread.
+    producer_->poll(5);
+  }
+  if (std::optional<std::string> failed = Undelivered(last)) {
+    return absl::UnavailableError(*failed);
+  }
   return absl::OkStatus();
+}
+
+std::optional<std::string> KafkaOutputSink::Undelivered(uint64_t last) {
+  absl::MutexLock lock(&mu_);
+  auto first = failures_.upper_bound(settled_);
+  auto end = failures_.upper_bound(last);
+  if (first == end) return std::nullopt;
+  return absl::StrCat(std::distance(first, end), " records not delivered; first: ", first->second);
 }
 
 absl::Status KafkaOutputSink::Send(std::vector<pipeline::OutboundRecord>& records) {
   if (transactional()) return absl::InternalError("an exactly-once unit is sent whole");
   if (absl::Status s = Ready(); !s.ok()) return s;
-  absl::Status s = Produce(absl::MakeSpan(records));
+  absl::StatusOr<uint64_t> sent = Produce(absl::MakeSpan(records));
   records.clear();
-  return s;
+  return sent.status();
 }
 
 absl::StatusOr<pipeline::ChangelogPositions> KafkaOutputSink::Publish(
     std::vector<pipeline::OutboundRecord>& records, const pipeline::Offsets& input_offsets) {
-  // Delivery reports count for the unit being published, including those of its records sent
-  // early; the next unit starts afresh whatever happens to this one. (A unit rewound before it
-  // was published leaves its reports to the next unit, which at worst fails once and is retried.)
-  absl::Cleanup next_unit = [this] {
-    failed_ = 0;
-    first_error_.clear();
+  // Reports count for the unit being published: its records, those it sent early, and any of the
+  // next unit's produced before the wait (waiting for more is safe). Whatever happens to this
+  // unit, the next one counts failures after the last record it waited for. (A record of a unit
+  // rewound before it was published may fail the next unit once, which is then retried.)
+  uint64_t last = 0;
+  absl::Cleanup next_unit = [this, &last] {
+    absl::MutexLock lock(&mu_);
+    settled_ = std::max(settled_, last);
+    failures_.erase(failures_.begin(), failures_.upper_bound(settled_));
     positions_.clear();
   };
   if (absl::Status s = Ready(); !s.ok()) return s;
   if (transactional()) {
-    if (absl::Status s = Transact(records, input_offsets); !s.ok()) return s;
-    return std::move(positions_);
-  }
-  // The outputs are acknowledged before any changelog record is sent: a crash in between
-  // leaves a changelog that never holds state whose outputs were not delivered.
-  auto changelog = std::stable_partition(records.begin(), records.end(), [](const auto& r) {
-    return r.topic != pipeline::OutboundRecord::Topic::kChangelog;
-  });
-  const auto split = static_cast<size_t>(changelog - records.begin());
-  absl::Span<pipeline::OutboundRecord> all(records);
-  // Each part is flushed even when empty: the outputs' flush also waits for those sent early,
-  // and a flush with nothing outstanding returns at once.
-  for (absl::Span<pipeline::OutboundRecord> part : {all.subspan(0, split), all.subspan(split)}) {
-    if (absl::Status s = Produce(part); !s.ok()) return s;
-    // flush() serves delivery reports; message.timeout.ms bounds how long a record may wait.
-    RdKafka::ErrorCode err = producer_->flush(60'000);
-    if (err != RdKafka::ERR_NO_ERROR) {
-      return absl::UnavailableError(absl::StrCat("flushing: ", RdKafka::err2str(err)));
-    }
-    if (failed_ > 0) {
-      return absl::UnavailableError(
-          absl::StrCat(failed_, " records not delivered; first: ", first_error_));
+    if (absl::Status s = Transact(records, input_offsets, last); !s.ok()) return s;
+  } else {
+    // The outputs are acknowledged before any changelog record is sent: a crash in between
+    // leaves a changelog that never holds state whose outputs were not delivered.
+    auto changelog = std::stable_partition(records.begin(), records.end(), [](const auto& r) {
+      return r.topic != pipeline::OutboundRecord::Topic::kChangelog;
+    });
+    const auto split = static_cast<size_t>(changelog - records.begin());
+    absl::Span<pipeline::OutboundRecord> all(records);
+    // The outputs' wait also covers those sent early, even when none is staged here.
+    for (absl::Span<pipeline::OutboundRecord> part : {all.subspan(0, split), all.subspan(split)}) {
+      absl::StatusOr<uint64_t> produced = Produce(part);
+      if (!produced.ok()) return produced.status();
+      last = *produced;
+      if (absl::Status s = AwaitDelivery(last); !s.ok()) return s;
     }
   }
-  return std::move(positions_);
+  absl::MutexLock lock(&mu_);
+  return positions_;
 }
 
 absl::Status KafkaOutputSink::Transact(std::vector<pipeline::OutboundRecord>& records,
-                                       const pipeline::Offsets& input_offsets) {
+                                       const pipeline::Offsets& input_offsets, uint64_t& last) {
   const int timeout_ms = TimeoutMs(options_.operation_timeout);
   if (!input_offsets.empty() && consumer_ == nullptr) {
     return absl::InternalError("no consumer bound to the sink");
@@ -225,11 +273,13 @@ absl::Status KafkaOutputSink::Transact(std::vector<pipeline::OutboundRecord>& re
   if (std::unique_ptr<RdKafka::Error> e(producer_->begin_transaction()); e) {
     return TransactionFailed("beginning a transaction", std::move(e));
   }
-  if (absl::Status s = Produce(absl::MakeSpan(records)); !s.ok()) {
+  absl::StatusOr<uint64_t> produced = Produce(absl::MakeSpan(records));
+  if (!produced.ok()) {
     std::unique_ptr<RdKafka::Error> e(producer_->abort_transaction(timeout_ms));
     if (e) DropProducer();
-    return s;
+    return produced.status();
   }
+  last = *produced;
   if (!input_offsets.empty()) {
     TopicPartitions offsets;
     for (const auto& [tp, offset] : input_offsets) {
@@ -251,9 +301,9 @@ absl::Status KafkaOutputSink::Transact(std::vector<pipeline::OutboundRecord>& re
     }
     return TransactionFailed("committing the transaction", std::move(e));
   }
-  if (failed_ > 0) {  // cannot happen after a successful commit; never count on it silently
-    return absl::InternalError(absl::StrCat("transaction committed with ", failed_,
-                                            " failed records; first: ", first_error_));
+  // Cannot happen after a successful commit; never count on it silently.
+  if (std::optional<std::string> failed = Undelivered(last)) {
+    return absl::InternalError(absl::StrCat("transaction committed, but ", *failed));
   }
   return absl::OkStatus();
 }

@@ -1,6 +1,7 @@
 #include "baton/kafka/processing_loop.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -69,7 +70,8 @@ ProcessingLoop::ProcessingLoop(LoopOptions options, KafkaSettings settings,
       processor_(processor),
       sink_(sink),
       changelog_(settings_, options_.changelog_topic),
-      listener_(std::move(listener)) {}
+      listener_(std::move(listener)),
+      early_commits_(!sink_.SendsEarly()) {}
 
 ProcessingLoop::~ProcessingLoop() = default;
 
@@ -109,6 +111,10 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
   absl::Time unit_opened = absl::InfiniteFuture();  // when the unit's first record came
   while (!stop.load(std::memory_order_relaxed) && fatal_.ok()) {
     listener_.between_records();
+    if (landing_.valid() &&
+        landing_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      Settle();
+    }
     const absl::Time now = absl::Now();
     if (faulted_ && now >= retry_at_) {
       if (absl::Status s = Reassign(); s.ok()) {
@@ -122,7 +128,9 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
     absl::Time deadline = faulted_ ? retry_at_ : next_commit;
     if (processor_.PendingEvents() == 0) unit_opened = absl::InfiniteFuture();
     // With records in hand, wait no longer than until the unit may commit early.
-    if (!faulted_) deadline = std::min(deadline, unit_opened + options_.min_commit_interval);
+    if (!faulted_ && early_commits_) {
+      deadline = std::min(deadline, unit_opened + options_.min_commit_interval);
+    }
     const int timeout_ms =
         static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline - now), 0, 100));
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
@@ -154,7 +162,9 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
     // Adaptive: once the consumer has nothing more to hand out (the inputs are caught up), a
     // unit at least min_commit_interval old commits at once instead of waiting for the tick.
     // Under a backlog the consumer always has records, and units stay commit_interval long.
-    const bool caught_up = message->err() == RdKafka::ERR__TIMED_OUT &&
+    // At-least-once outputs are out before their unit commits, so an early commit would only
+    // cost the broker work: units there commit on the tick.
+    const bool caught_up = early_commits_ && message->err() == RdKafka::ERR__TIMED_OUT &&
                            absl::Now() >= unit_opened + options_.min_commit_interval;
     if (tick && !faulted_ && !assignment_.empty()) {
       // Timers fire on the clock even when no event arrives (DESIGN.md, invariant 6); what they
@@ -173,30 +183,44 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
     }
   }
   if (!fatal_.ok()) {
+    Abandon();
     spdlog::error("stopping: {}", std::string(fatal_.message()));
     consumer_->close();
     sink_.BindConsumer(nullptr);
     return fatal_;
   }
   spdlog::info("stopping: committing and leaving the group");
-  if (!faulted_) CommitUnit();
+  if (!faulted_) CommitUnit(/*wait=*/true);
+  Abandon();
   consumer_->close();  // revokes the assignment (committing nothing more) and leaves the group
   sink_.BindConsumer(nullptr);
   consumer_.reset();
   return absl::OkStatus();
 }
 
-void ProcessingLoop::CommitUnit() {
-  if (!processor_.HasPending()) return;
-  absl::StatusOr<pipeline::Offsets> offsets = processor_.Commit(sink_);
+void ProcessingLoop::CommitUnit(bool wait) {
+  if (!Settle() || !processor_.HasPending()) return;
+  // The unit lands on a committer thread while this one goes on with the next unit: the broker's
+  // acknowledgements and the store's write no longer stall consumption.
+  landing_unit_.emplace(processor_.Seal());
+  landing_ =
+      std::async(std::launch::async, [this] { return processor_.Land(*landing_unit_, sink_); });
+  if (wait) Settle();
+}
+
+bool ProcessingLoop::Settle() {
+  if (!landing_.valid()) return true;
+  const absl::Status landed = landing_.get();
+  absl::StatusOr<pipeline::Offsets> offsets = processor_.Finish(*landing_unit_, landed);
+  landing_unit_.reset();
   if (!offsets.ok()) {
     Fault("committing", offsets.status());
-    return;
+    return false;
   }
   backoff_ = absl::ZeroDuration();
   // At-least-once: the group's committed offsets follow the store's, for lag monitoring.
   // Exactly-once committed them in the unit's transaction.
-  if (offsets->empty() || sink_.transactional()) return;
+  if (offsets->empty() || sink_.transactional()) return true;
   OwnedPartitions commit;
   for (const auto& [tp, offset] : *offsets) {
     commit.list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
@@ -204,9 +228,19 @@ void ProcessingLoop::CommitUnit() {
   if (RdKafka::ErrorCode err = consumer_->commitAsync(commit.list); err != RdKafka::ERR_NO_ERROR) {
     spdlog::warn("committing group offsets: {}", RdKafka::err2str(err));
   }
+  return true;
+}
+
+void ProcessingLoop::Abandon() {
+  if (!landing_.valid()) return;
+  const absl::Status landed = landing_.get();
+  // Whichever way it went, the store holds all of the unit or none of it.
+  (void)processor_.Finish(*landing_unit_, landed);
+  landing_unit_.reset();
 }
 
 void ProcessingLoop::Fault(absl::string_view what, const absl::Status& status) {
+  Abandon();  // the rewind below re-reads from the store, so the landing unit must be done
   if (status.code() == absl::StatusCode::kFailedPrecondition ||
       status.code() == absl::StatusCode::kDataLoss) {
     fatal_ = status;  // fenced, or corrupt state: retrying cannot help
@@ -254,6 +288,7 @@ absl::Status ProcessingLoop::Reassign() {
 void ProcessingLoop::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                                   TopicPartitions& partitions) {
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    Settle();
     assignment_ = ToPipeline(partitions);
     if (absl::Status s = Reassign(); !s.ok()) {
       // Without its stored offsets a partition cannot start safely; retry like any fault.
@@ -264,7 +299,11 @@ void ProcessingLoop::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Err
     return;
   }
   // Revocation (or an error): commit what was processed while we still own it, then let go.
-  if (!faulted_) CommitUnit();
+  if (faulted_) {
+    Abandon();
+  } else {
+    CommitUnit(/*wait=*/true);
+  }
   processor_.Rewind();  // anything left uncommitted is re-read by the next owner
   processor_.ForgetPartitions(ToPipeline(partitions));
   consumer->unassign();

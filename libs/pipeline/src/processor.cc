@@ -212,8 +212,14 @@ std::string WaitingPrefix(absl::string_view domain) {
 
 }  // namespace
 
+const std::optional<std::string>* Processor::PendingWrite(const std::string& key) const {
+  if (auto it = directory_writes_.find(key); it != directory_writes_.end()) return &it->second;
+  if (auto it = landing_writes_.find(key); it != landing_writes_.end()) return &it->second;
+  return nullptr;
+}
+
 absl::StatusOr<std::optional<std::string>> Processor::DirectoryGet(const std::string& key) {
-  if (auto it = directory_writes_.find(key); it != directory_writes_.end()) return it->second;
+  if (const std::optional<std::string>* pending = PendingWrite(key)) return *pending;
   return store_.Get(key);
 }
 
@@ -223,12 +229,15 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Processor::Dire
   if (!stored.ok()) return stored.status();
   std::map<std::string, std::string> merged;
   for (auto& [suffix, value] : *stored) merged[prefix + suffix] = std::move(value);
-  for (auto it = directory_writes_.lower_bound(prefix);
-       it != directory_writes_.end() && absl::StartsWith(it->first, prefix); ++it) {
-    if (it->second) {
-      merged[it->first] = *it->second;
-    } else {
-      merged.erase(it->first);
+  // The landing unit's writes, then this unit's, over the store's.
+  for (const auto* writes : {&landing_writes_, &directory_writes_}) {
+    for (auto it = writes->lower_bound(prefix);
+         it != writes->end() && absl::StartsWith(it->first, prefix); ++it) {
+      if (it->second) {
+        merged[it->first] = *it->second;
+      } else {
+        merged.erase(it->first);
+      }
     }
   }
   return std::vector<std::pair<std::string, std::string>>(merged.begin(), merged.end());
@@ -450,8 +459,9 @@ absl::Status Processor::ExpireTimers(const std::vector<int32_t>& partitions, abs
     if (!due.ok()) return due.status();
     const size_t prefix = TimerKey(partition, 0, "").size();
     for (const auto& [key, unused] : *due) {
-      // An entry this unit already moved or removed is stale.
-      if (auto w = directory_writes_.find(key); w != directory_writes_.end() && !w->second) {
+      // An entry this unit or the landing one already moved or removed is stale.
+      if (const std::optional<std::string>* pending = PendingWrite(key);
+          pending != nullptr && !*pending) {
         continue;
       }
       --budget;
@@ -521,8 +531,14 @@ absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::strin
 }
 
 absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
-  const absl::Time start = absl::Now();
-  StateBatch batch;
+  SealedUnit unit = Seal();
+  const absl::Status landed = Land(unit, sink);
+  return Finish(unit, landed);
+}
+
+SealedUnit Processor::Seal() {
+  SealedUnit unit;
+  StateBatch& batch = unit.batch;
   for (auto& [key, cached] : cache_) {
     core::Account& account = cached.account;
     if (!account.dirty()) continue;
@@ -541,33 +557,53 @@ absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
       batch.writes.emplace_back(PoolKey(pool.pool()), pool.SerializeAsString());
     }
   }
-  for (auto& [key, value] : directory_writes_) batch.writes.emplace_back(key, std::move(value));
+  // The directory writes stay readable from memory until the unit has landed.
+  for (const auto& [key, value] : directory_writes_) batch.writes.emplace_back(key, value);
+  landing_writes_ = std::move(directory_writes_);
   directory_writes_.clear();
   batch.offsets = offsets_;
   StageChangelog(batch);
-  if (!outputs_.empty() || sent_early_) {
-    absl::StatusOr<ChangelogPositions> positions = sink.Publish(outputs_, offsets_);
+  unit.publish = !outputs_.empty() || sent_early_;
+  unit.outputs = std::move(outputs_);
+  unit.input_offsets = std::move(offsets_);
+  unit.stats = std::move(stats_);
+  outputs_.clear();
+  offsets_.clear();
+  stats_ = CommitStats{};
+  sent_early_ = false;
+  return unit;
+}
+
+absl::Status Processor::Land(SealedUnit& unit, OutputSink& sink) {
+  const absl::Time start = absl::Now();
+  if (unit.publish) {
+    absl::StatusOr<ChangelogPositions> positions = sink.Publish(unit.outputs, unit.input_offsets);
     if (!positions.ok()) {
-      observer_.CommitFailed("publish");
+      unit.failed_stage = "publish";
       return positions.status();
     }
     for (const auto& [partition, next] : *positions) {
-      batch.offsets[TopicPartition{options_.changelog_topic, partition}] = next;
+      unit.batch.offsets[TopicPartition{options_.changelog_topic, partition}] = next;
     }
   }
-  if (absl::Status s = store_.Commit(batch); !s.ok()) {
-    observer_.CommitFailed("store");
+  if (absl::Status s = store_.Commit(unit.batch); !s.ok()) {
+    unit.failed_stage = "store";
     return s;
   }
-  Offsets committed = std::move(offsets_);
-  offsets_.clear();
-  outputs_.clear();
-  sent_early_ = false;
-  observer_.Committed(stats_, absl::Now() - start);
-  stats_ = CommitStats{};
+  unit.took = absl::Now() - start;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Offsets> Processor::Finish(SealedUnit& unit, const absl::Status& landed) {
+  landing_writes_.clear();
+  if (!landed.ok()) {
+    observer_.CommitFailed(unit.failed_stage);
+    return landed;
+  }
+  observer_.Committed(unit.stats, unit.took);
   EvictClean();
   observer_.CachedAccounts(cache_.size());
-  return committed;
+  return std::move(unit.input_offsets);
 }
 
 namespace {
@@ -652,6 +688,7 @@ absl::Status Processor::SendOutputs(OutputSink& sink) {
 }
 
 void Processor::Rewind() {
+  landing_writes_.clear();
   outputs_.clear();
   sent_early_ = false;
   directory_writes_.clear();

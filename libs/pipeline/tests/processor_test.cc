@@ -634,6 +634,38 @@ TEST_F(MatchingTest, AContactLaterLinkedToAnAccountReleasesItsEngagement) {
   }
 }
 
+// A pipelined commit: while one unit lands, the next is processed against its directory writes,
+// which are not in the store yet.
+TEST_F(MatchingTest, WhileAUnitLandsTheNextReadsItsDirectoryWritesFromMemory) {
+  EmailOnly("o-1", "sam@consultancy.example", "EMAIL_OPEN", 30);  // waits for its domain
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  Feed("abm.crm.v1", absl::StrCat(R"({"event_id": "crm-c", "event_time": ")", Time(10),
+                                  R"(", "source": "crm", "contact_upsert": {"contact_id": "c-9",
+                                  "account_id": "acme", "email": "sam@consultancy.example"}})"));
+  SealedUnit landing = processor_->Seal();
+  const std::map<std::string, std::string> before_landing = store_.accounts;
+
+  // The contact is known and Sam's waiting open released, though neither reached the store.
+  EmailOnly("o-2", "sam@consultancy.example", "EMAIL_OPEN", 5);
+  Feed("abm.crm.v1", absl::StrCat(R"({"event_id": "crm-c2", "event_time": ")", Time(4),
+                                  R"(", "source": "crm", "contact_upsert": {"contact_id": "c-9",
+                                  "account_id": "acme", "email": "sam@consultancy.example"}})"));
+  EXPECT_EQ(store_.accounts, before_landing);
+
+  ASSERT_TRUE(processor_->Land(landing, sink_).ok());
+  ASSERT_TRUE(processor_->Finish(landing, absl::OkStatus()).ok());
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  std::vector<std::string> matched;
+  for (const auto* r : Published(OutboundRecord::Topic::kMatched)) {
+    baton::v1::EngagementEvent e;
+    ASSERT_TRUE(e.ParseFromString(r->value));
+    EXPECT_EQ(e.matched_by(), baton::v1::KNOWN_CONTACT);
+    matched.push_back(e.event_id());
+  }
+  // The waiting open once (the second upsert does not release it again), then the new one.
+  EXPECT_THAT(matched, ElementsAre("o-1", "o-2"));
+}
+
 TEST_F(MatchingTest, AMatchedTopicRecordWithoutAnAccountIsDeadLettered) {
   InputRecord record;
   record.topic = "abm.engagement-matched.v1";

@@ -21,14 +21,23 @@
 // the changelog is sent. A failed unit may have written some records; the retry writes them
 // again with the same ids.
 //
-// Thread-safety: the processing thread calls every method; librdkafka's threads deliver reports,
-// which are served inside Publish.
+// Thread-safety: Publish may run on a committer thread while the processing thread goes on with the
+// next unit and Sends its outputs (at-least-once); every other method is the processing thread's,
+// called while no Publish runs. Each record produced gets a sequence number; a unit's Publish waits
+// for the delivery reports of every record produced before it returns (its own, those it sent
+// early, and any the next unit sent meanwhile), served by whichever thread polls.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "baton/kafka/settings.h"
@@ -83,9 +92,19 @@ class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::Deli
       : settings_(std::move(settings)), options_(std::move(options)) {}
   void dr_cb(RdKafka::Message& message) override;
   const std::string& TopicOf(pipeline::OutboundRecord::Topic topic) const;
-  absl::Status Produce(absl::Span<pipeline::OutboundRecord> records);
+  // Produce hands records to the producer and returns the sequence number of the last record
+  // produced so far (by any thread).
+  absl::StatusOr<uint64_t> Produce(absl::Span<pipeline::OutboundRecord> records);
+  // AwaitDelivery serves delivery reports until every record up to sequence `last` is reported,
+  // and fails if any of those after the previous unit's failed.
+  absl::Status AwaitDelivery(uint64_t last);
+  // Undelivered is the failure among records (settled_, last], if any: "N records not
+  // delivered; first: ...".
+  std::optional<std::string> Undelivered(uint64_t last);
+  // Transact publishes an exactly-once unit as one transaction; `last` is set to the sequence
+  // number of its last record.
   absl::Status Transact(std::vector<pipeline::OutboundRecord>& records,
-                        const pipeline::Offsets& input_offsets);
+                        const pipeline::Offsets& input_offsets, uint64_t& last);
   // TransactionFailed turns a failed transactional step into Publish's error, aborting the
   // transaction or dropping the producer as the error requires.
   absl::Status TransactionFailed(absl::string_view step, std::unique_ptr<RdKafka::Error> error);
@@ -98,10 +117,15 @@ class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::Deli
   std::unique_ptr<RdKafka::Producer> producer_;
   bool registered_ = false;
   absl::Status fenced_;
-  // Delivery reports of the unit being built and published.
-  int failed_ = 0;
-  std::string first_error_;
-  pipeline::ChangelogPositions positions_;
+  // Delivery reports, by record sequence number, under mu_.
+  absl::Mutex mu_;
+  uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<uint64_t> undelivered_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, std::string> failures_ ABSL_GUARDED_BY(mu_);
+  // Failures at or before this sequence number belong to units already settled.
+  uint64_t settled_ ABSL_GUARDED_BY(mu_) = 0;
+  // The changelog positions reached by the unit being published.
+  pipeline::ChangelogPositions positions_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace baton::kafka

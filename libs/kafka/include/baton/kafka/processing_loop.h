@@ -3,26 +3,31 @@
 // Lifecycle: Run() subscribes to the engagement and CRM topics and loops until `stop` is set:
 // it consumes records into the Processor and commits a unit every commit interval, or sooner:
 // when the unit is large, or when the inputs are caught up and the unit is at least the minimum
-// commit interval old (so a quiet stream is not held back for a whole interval). On assignment the
-// producer is made ready (in exactly-once mode its registration settles any transaction a previous
-// incarnation left open), each partition's changelog tail is restored into the local store, and
-// each partition resumes from the offset the store then holds. On revocation the pending unit is
-// committed first (its transaction commits or aborts before the partitions are let go). When a
-// commit fails (broker down, disk full) the loop rewinds: the unit is dropped, consumption pauses
-// with backoff, and then the assignment starts over as above, so nothing is skipped and nothing
-// committed twice. A fenced producer or corrupt state ends Run with an error. On stop the pending
-// unit is committed and the consumer leaves the group.
+// commit interval old (so a quiet stream is not held back for a whole interval; exactly-once
+// only: at-least-once outputs go out as they are made, and its units commit on the interval).
+// A unit lands (is published, then written to the store) on a committer thread while the next
+// unit is consumed; the next unit is sealed only once the one before it has landed. On
+// assignment the producer is made ready (in exactly-once mode its registration settles any
+// transaction a previous incarnation left open), each partition's changelog tail is restored into
+// the local store, and each partition resumes from the offset the store then holds. On revocation
+// the pending unit is committed first (its transaction commits or aborts before the partitions are
+// let go). When a commit fails (broker down, disk full) the loop rewinds: the unit is dropped,
+// consumption pauses with backoff, and then the assignment starts over as above, so nothing is
+// skipped and nothing committed twice. A fenced producer or corrupt state ends Run with an error.
+// On stop the pending unit is committed and the consumer leaves the group.
 //
 // Partition assignment uses the range assignor so that partition N of the input topics (and of
 // the internal matched topic) lands on the same instance: they are co-partitioned by account id.
 //
-// Thread-safety: Run() runs on the calling thread; `stop` may be set from any thread or a
-// signal handler.
+// Thread-safety: Run() runs on the calling thread, and lands units on a thread of its own, one
+// at a time; `stop` may be set from any thread or a signal handler.
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,8 +82,16 @@ class ProcessingLoop final : private RdKafka::RebalanceCb {
  private:
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
-  // CommitUnit commits the pending unit; on failure it rewinds and schedules a retry.
-  void CommitUnit();
+  // CommitUnit seals the pending unit and starts landing it on a committer thread, once the
+  // unit before it has landed; with `wait`, it also waits for this one. On failure it rewinds
+  // and schedules a retry.
+  void CommitUnit(bool wait = false);
+  // Settle waits for the landing unit, if any, and takes its outcome: false if it failed (then
+  // the loop has faulted).
+  bool Settle();
+  // Abandon waits for the landing unit, if any, and lets it go, whichever way it went: for a
+  // rewind or a stop, which read back from the store.
+  void Abandon();
   // Reassign (re)starts the current assignment: producer ready, changelog tail restored,
   // inputs from the stored offsets.
   absl::Status Reassign();
@@ -97,6 +110,13 @@ class ProcessingLoop final : private RdKafka::RebalanceCb {
   bool faulted_ = false;
   absl::Time retry_at_;
   absl::Duration backoff_ = absl::ZeroDuration();
+  // Units commit early when the inputs are caught up (see the file comment): exactly-once only,
+  // whose outputs are readable once their unit commits.
+  const bool early_commits_;
+  // The unit landing on the committer thread (declared first: the future, destroyed first, waits
+  // for the thread).
+  std::optional<pipeline::SealedUnit> landing_unit_;
+  std::future<absl::Status> landing_;
 };
 
 }  // namespace baton::kafka

@@ -32,7 +32,14 @@
 // waits in the directory until a CRM upsert names its contact or domain. The directory (contact,
 // email and domain -> account) is written from CRM upserts in the same commit unit as the state.
 //
-// Thread-safety: not thread-safe; one processing thread owns a Processor.
+// A commit may also be pipelined: Seal() takes the staged unit out on the processing thread, Land()
+// publishes and stores it (on another thread, if the caller likes) while the processing thread
+// goes on with the next unit, and Finish() on the processing thread takes the outcome. While a
+// unit lands, its directory writes are read from memory, and no cached account is evicted, so the
+// next unit never reads the store behind it.
+//
+// Thread-safety: one processing thread owns a Processor; only Land() may run on another thread,
+// for one unit at a time, between that unit's Seal() and Finish().
 #pragma once
 
 #include <cstddef>
@@ -93,6 +100,19 @@ std::string AccountKey(int32_t partition, absl::string_view account_id);
 // account id. The index is ordered by due time, so the due entries are one range.
 std::string TimerKey(int32_t partition, int64_t due_ms, absl::string_view account_id);
 
+// SealedUnit is a commit unit taken out of the Processor by Seal(): what it publishes and writes.
+struct SealedUnit {
+  StateBatch batch;
+  std::vector<OutboundRecord> outputs;
+  Offsets input_offsets;
+  CommitStats stats;
+  // The sink has outputs of the unit to wait for, or records to publish.
+  bool publish = false;
+  // Set by Land: how long it took, or the stage that failed ("publish", "store").
+  absl::Duration took;
+  std::string failed_stage;
+};
+
 class Processor {
  public:
   Processor(ProcessorOptions options, const core::Engine& engine, StateStore& store,
@@ -112,7 +132,18 @@ class Processor {
 
   // Commit commits the staged unit (see the class comment) and returns the offsets it
   // committed, for the consumer group. On error the unit is not committed: call Rewind().
+  // It is Seal, Land and Finish in a row.
   absl::StatusOr<Offsets> Commit(OutputSink& sink);
+
+  // Seal takes the staged unit out, ready to land; processing may go on with the next unit.
+  // Call it only when no other sealed unit is still to Finish.
+  SealedUnit Seal();
+  // Land publishes the unit through the sink and then writes it to the store. It touches
+  // nothing else of the Processor, and may run on another thread.
+  absl::Status Land(SealedUnit& unit, OutputSink& sink);
+  // Finish takes the outcome of Land: on success it reports the unit and returns the offsets it
+  // committed; on error (returned as is) nothing of the unit counts: call Rewind().
+  absl::StatusOr<Offsets> Finish(SealedUnit& unit, const absl::Status& landed);
 
   // SendOutputs hands the outputs staged so far to a sink that SendsEarly (see OutputSink), and
   // does nothing for one that does not. Call it between records, e.g. after each Process. An
@@ -158,6 +189,8 @@ class Processor {
   absl::Status UpdateDirectory(const baton::v1::CrmEvent& event);
   void Rekey(baton::v1::EngagementEvent event, const std::string& account_id,
              baton::v1::MatchMethod method);
+  // PendingWrite is the unit's or the landing unit's write of a directory key, if any.
+  const std::optional<std::string>* PendingWrite(const std::string& key) const;
   absl::StatusOr<std::optional<std::string>> DirectoryGet(const std::string& key);
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DirectoryScan(
       const std::string& prefix);
@@ -185,6 +218,8 @@ class Processor {
   uint64_t unit_ = 0;
   // Directory writes of the unit being built (nullopt deletes), by full key.
   std::map<std::string, std::optional<std::string>> directory_writes_;
+  // Directory writes of the sealed unit until it is Finished.
+  std::map<std::string, std::optional<std::string>> landing_writes_;
   std::optional<core::FreeMailDomains> free_mail_;
   // The routing team (reps, pools), loaded from the store on first use; dropped by Rewind.
   std::optional<core::Team> team_;
@@ -192,8 +227,8 @@ class Processor {
   std::map<int32_t, absl::Time> partition_time_;
   const core::RuleSet* free_mail_rules_ = nullptr;
   std::vector<OutboundRecord> outputs_;
-  // Outputs of this unit already handed to the sink by SendOutputs: Commit must publish (which
-  // waits for them) even when nothing else is staged.
+  // Outputs of this unit already handed to the sink by SendOutputs: the unit must publish
+  // (which waits for them) even when nothing else is staged.
   bool sent_early_ = false;
   Offsets offsets_;
   CommitStats stats_;
