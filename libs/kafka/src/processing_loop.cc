@@ -131,8 +131,10 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
     if (!faulted_ && early_commits_) {
       deadline = std::min(deadline, unit_opened + options_.min_commit_interval);
     }
-    const int timeout_ms =
-        static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline - now), 0, 100));
+    // While a unit lands, look in on it every millisecond, so that the next one is sealed as
+    // soon as it may be.
+    const int timeout_ms = static_cast<int>(std::clamp<int64_t>(
+        absl::ToInt64Milliseconds(deadline - now), landing_.valid() ? 1 : 0, 100));
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
     switch (message->err()) {
       case RdKafka::ERR_NO_ERROR:
@@ -158,13 +160,17 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
         spdlog::warn("consumer: {}", message->errstr());
         break;
     }
-    const bool tick = absl::Now() >= next_commit;
+    // The unit in hand keeps taking records while the one before it lands (and commits as soon
+    // as that one has landed): processing never waits for the broker, except at the size cap.
+    const bool busy =
+        landing_.valid() && landing_.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+    const bool tick = !busy && absl::Now() >= next_commit;
     // Adaptive: once the consumer has nothing more to hand out (the inputs are caught up), a
     // unit at least min_commit_interval old commits at once instead of waiting for the tick.
     // Under a backlog the consumer always has records, and units stay commit_interval long.
     // At-least-once outputs are out before their unit commits, so an early commit would only
     // cost the broker work: units there commit on the tick.
-    const bool caught_up = early_commits_ && message->err() == RdKafka::ERR__TIMED_OUT &&
+    const bool caught_up = !busy && early_commits_ && message->err() == RdKafka::ERR__TIMED_OUT &&
                            absl::Now() >= unit_opened + options_.min_commit_interval;
     if (tick && !faulted_ && !assignment_.empty()) {
       // Timers fire on the clock even when no event arrives (DESIGN.md, invariant 6); what they

@@ -6,7 +6,8 @@
 // commit interval old (so a quiet stream is not held back for a whole interval; exactly-once
 // only: at-least-once outputs go out as they are made, and its units commit on the interval).
 // A unit lands (is published, then written to the store) on a committer thread while the next
-// unit is consumed; the next unit is sealed only once the one before it has landed. On
+// unit is consumed; the next unit is sealed only once the one before it has landed, and until
+// then keeps taking records (up to the unit's size cap). On
 // assignment the producer is made ready (in exactly-once mode its registration settles any
 // transaction a previous incarnation left open), each partition's changelog tail is restored into
 // the local store, and each partition resumes from the offset the store then holds. On revocation
