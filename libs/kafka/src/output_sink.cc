@@ -237,6 +237,9 @@ absl::StatusOr<pipeline::ChangelogPositions> KafkaOutputSink::Publish(
   uint64_t last = 0;
   absl::Cleanup next_unit = [this, &last] {
     absl::MutexLock lock(&mu_);
+    // Exactly-once, every record produced belongs to this unit's transaction, including those
+    // of a transaction aborted half-way (whose purged records report failures).
+    if (transactional()) last = last_seq_;
     settled_ = std::max(settled_, last);
     failures_.erase(failures_.begin(), failures_.upper_bound(settled_));
     positions_.clear();
