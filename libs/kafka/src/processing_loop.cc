@@ -224,17 +224,21 @@ bool ProcessingLoop::Settle() {
     return false;
   }
   backoff_ = absl::ZeroDuration();
+  FollowStore(*offsets);
+  return true;
+}
+
+void ProcessingLoop::FollowStore(const pipeline::Offsets& offsets) {
   // At-least-once: the group's committed offsets follow the store's, for lag monitoring.
   // Exactly-once committed them in the unit's transaction.
-  if (offsets->empty() || sink_.transactional()) return true;
+  if (offsets.empty() || sink_.transactional()) return;
   OwnedPartitions commit;
-  for (const auto& [tp, offset] : *offsets) {
+  for (const auto& [tp, offset] : offsets) {
     commit.list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
   }
   if (RdKafka::ErrorCode err = consumer_->commitAsync(commit.list); err != RdKafka::ERR_NO_ERROR) {
     spdlog::warn("committing group offsets: {}", RdKafka::err2str(err));
   }
-  return true;
 }
 
 void ProcessingLoop::Abandon() {
@@ -278,9 +282,11 @@ absl::Status ProcessingLoop::Reassign() {
                  absl::FormatDuration(took));
   }
   OwnedPartitions partitions;
+  pipeline::Offsets stored;
   for (const auto& tp : assignment_) {
     absl::StatusOr<std::optional<int64_t>> offset = processor_.ResumeOffset(tp);
     if (!offset.ok()) return offset.status();
+    if (offset->has_value()) stored[tp] = **offset;
     partitions.list.push_back(RdKafka::TopicPartition::create(
         tp.topic, tp.partition, offset->value_or(RdKafka::Topic::OFFSET_INVALID)));
   }
@@ -288,6 +294,9 @@ absl::Status ProcessingLoop::Reassign() {
     return absl::UnavailableError(absl::StrCat("assign: ", RdKafka::err2str(err)));
   }
   consumer_->resume(partitions.list);
+  // A crash between a unit's store write and its group commit left the group behind the store;
+  // with no new input it would stay behind.
+  FollowStore(stored);
   return absl::OkStatus();
 }
 

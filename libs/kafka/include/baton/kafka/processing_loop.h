@@ -90,6 +90,9 @@ class ProcessingLoop final : private RdKafka::RebalanceCb {
   // Settle waits for the landing unit, if any, and takes its outcome: false if it failed (then
   // the loop has faulted).
   bool Settle();
+  // FollowStore commits the store's input offsets to the consumer group (at-least-once; for
+  // lag monitoring).
+  void FollowStore(const pipeline::Offsets& offsets);
   // Abandon waits for the landing unit, if any, and lets it go, whichever way it went: for a
   // rewind or a stop, which read back from the store.
   void Abandon();
