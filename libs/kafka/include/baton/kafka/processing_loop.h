@@ -7,14 +7,14 @@
 // only: at-least-once outputs go out as they are made, and its units commit on the interval).
 // A unit lands (is published, then written to the store) on a committer thread while the next
 // unit is consumed; the next unit is sealed only once the one before it has landed, and until
-// then keeps taking records (up to the unit's size cap). On
-// assignment the producer is made ready (in exactly-once mode its registration settles any
-// transaction a previous incarnation left open), each partition's changelog tail is restored into
-// the local store, and each partition resumes from the offset the store then holds. On revocation
-// the pending unit is committed first (its transaction commits or aborts before the partitions are
-// let go). When a commit fails (broker down, disk full) the loop rewinds: the unit is dropped,
-// consumption pauses with backoff, and then the assignment starts over as above, so nothing is
-// skipped and nothing committed twice. A fenced producer or corrupt state ends Run with an error.
+// then keeps taking records (up to the unit's size cap). On assignment the producer is made
+// ready (in exactly-once mode its registration settles any transaction a previous incarnation
+// left open), each partition's changelog tail is restored into the local store, and each
+// partition resumes from the offset the store then holds. On revocation the pending unit is
+// committed first (its transaction commits or aborts before the partitions are let go). When a
+// commit fails (broker down, disk full) the loop rewinds: the unit is dropped, consumption pauses
+// with backoff, and then the assignment starts over as above, so nothing is skipped and nothing
+// committed twice. A fenced producer or corrupt state ends Run with an error.
 // On stop the pending unit is committed and the consumer leaves the group.
 //
 // Partition assignment uses the range assignor so that partition N of the input topics (and of
@@ -117,8 +117,8 @@ class ProcessingLoop final : private RdKafka::RebalanceCb {
   // Units commit early when the inputs are caught up (see the file comment): exactly-once only,
   // whose outputs are readable once their unit commits.
   const bool early_commits_;
-  // The unit landing on the committer thread (declared first: the future, destroyed first, waits
-  // for the thread).
+  // The unit landing on the committer thread. The future is declared after it, so that it is
+  // destroyed first and waits for the thread.
   std::optional<pipeline::SealedUnit> landing_unit_;
   std::future<absl::Status> landing_;
 };
