@@ -111,10 +111,7 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
   absl::Time unit_opened = absl::InfiniteFuture();  // when the unit's first record came
   while (!stop.load(std::memory_order_relaxed) && fatal_.ok()) {
     listener_.between_records();
-    if (landing_.valid() &&
-        landing_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-      Settle();
-    }
+    if (Landed()) Settle();
     const absl::Time now = absl::Now();
     if (faulted_ && now >= retry_at_) {
       if (absl::Status s = Reassign(); s.ok()) {
@@ -162,8 +159,7 @@ absl::Status ProcessingLoop::Run(const std::atomic<bool>& stop) {
     }
     // The unit in hand keeps taking records while the one before it lands (and commits as soon
     // as that one has landed): processing never waits for the broker, except at the size cap.
-    const bool busy =
-        landing_.valid() && landing_.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
+    const bool busy = landing_.valid() && !Landed();
     const bool tick = !busy && absl::Now() >= next_commit;
     // Adaptive: once the consumer has nothing more to hand out (the inputs are caught up), a
     // unit at least min_commit_interval old commits at once instead of waiting for the tick.
@@ -214,11 +210,21 @@ void ProcessingLoop::CommitUnit(bool wait) {
   if (wait) Settle();
 }
 
-bool ProcessingLoop::Settle() {
-  if (!landing_.valid()) return true;
+bool ProcessingLoop::Landed() const {
+  return landing_.valid() &&
+         landing_.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
+absl::StatusOr<pipeline::Offsets> ProcessingLoop::TakeLanded() {
   const absl::Status landed = landing_.get();
   absl::StatusOr<pipeline::Offsets> offsets = processor_.Finish(*landing_unit_, landed);
   landing_unit_.reset();
+  return offsets;
+}
+
+bool ProcessingLoop::Settle() {
+  if (!landing_.valid()) return true;
+  absl::StatusOr<pipeline::Offsets> offsets = TakeLanded();
   if (!offsets.ok()) {
     Fault("committing", offsets.status());
     return false;
@@ -242,11 +248,8 @@ void ProcessingLoop::FollowStore(const pipeline::Offsets& offsets) {
 }
 
 void ProcessingLoop::Abandon() {
-  if (!landing_.valid()) return;
-  const absl::Status landed = landing_.get();
   // Whichever way it went, the store holds all of the unit or none of it.
-  (void)processor_.Finish(*landing_unit_, landed);
-  landing_unit_.reset();
+  if (landing_.valid()) (void)TakeLanded();
 }
 
 void ProcessingLoop::Fault(absl::string_view what, const absl::Status& status) {

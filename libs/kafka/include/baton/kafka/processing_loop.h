@@ -87,6 +87,10 @@ class ProcessingLoop final : private RdKafka::RebalanceCb {
   // unit before it has landed; with `wait`, it also waits for this one. On failure it rewinds
   // and schedules a retry.
   void CommitUnit(bool wait = false);
+  // Landed: a unit was landing and is done.
+  bool Landed() const;
+  // TakeLanded waits for the landing unit and hands its outcome to the Processor.
+  absl::StatusOr<pipeline::Offsets> TakeLanded();
   // Settle waits for the landing unit, if any, and takes its outcome: false if it failed (then
   // the loop has faulted).
   bool Settle();
