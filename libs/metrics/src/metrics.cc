@@ -60,6 +60,10 @@ PrometheusMetrics::PrometheusMetrics()
                                  "Input topic-partitions assigned to this instance.")),
       cached_accounts_(Gauge(*registry_, "baton_cached_accounts",
                              "Account states held in the in-memory cache.")),
+      account_loads_(CounterFamily(*registry_, "baton_account_loads_total",
+                                   "Account states read from the store because they were not "
+                                   "cached.")
+                         .Add({})),
       up_(Gauge(*registry_, "baton_up",
                 "1 while the processing loop is consuming; 0 while stopped on a fault.")),
       rule_loads_(CounterFamily(*registry_, "baton_rule_loads_total",
@@ -166,6 +170,7 @@ void PrometheusMetrics::Committed(const pipeline::CommitStats& stats, absl::Dura
   for (double s : stats.follow_up_seconds) follow_up_seconds_.Observe(s);
   for (double s : stats.timer_lateness_seconds) timer_lateness_seconds_.Observe(s);
   commits_.Increment();
+  account_loads_.Increment(static_cast<double>(stats.account_loads));
   commit_seconds_.Observe(absl::ToDoubleSeconds(took));
   batch_events_.Observe(static_cast<double>(stats.events));
 }

@@ -22,6 +22,7 @@ TEST(MetricsTest, ACommittedUnitBecomesCounters) {
   stats.routed_leads = 1;
   stats.alerts_by_kind["HANDOFF"] = 1;
   stats.duplicates = 2;
+  stats.account_loads = 4;
   metrics.Committed(stats, absl::Milliseconds(3));
   metrics.SetAssignedPartitions(6);
   const std::string text = Scrape(metrics);
@@ -34,6 +35,7 @@ TEST(MetricsTest, ACommittedUnitBecomesCounters) {
   EXPECT_THAT(text, HasSubstr("baton_alerts_total{kind=\"HANDOFF\"} 1"));
   EXPECT_THAT(text, HasSubstr("baton_events_duplicate_total 2"));
   EXPECT_THAT(text, HasSubstr("baton_commits_total 1"));
+  EXPECT_THAT(text, HasSubstr("baton_account_loads_total 4"));
   EXPECT_THAT(text, HasSubstr("baton_assigned_partitions 6"));
 }
 

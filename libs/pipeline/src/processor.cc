@@ -4,12 +4,14 @@
 #include <limits>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "baton/core/event.h"
 #include "baton/core/ids.h"
+#include "frequency_sketch.h"
 
 namespace baton::pipeline {
 namespace {
@@ -112,7 +114,13 @@ absl::StatusOr<core::StoredPart> ParsePart(absl::string_view suffix, std::string
 
 Processor::Processor(ProcessorOptions options, const core::Engine& engine, StateStore& store,
                      Observer& observer)
-    : options_(std::move(options)), engine_(engine), store_(store), observer_(observer) {}
+    : options_(std::move(options)),
+      engine_(engine),
+      store_(store),
+      observer_(observer),
+      use_counts_(std::make_unique<FrequencySketch>(options_.max_cached_accounts)) {}
+
+Processor::~Processor() = default;
 
 absl::Status Processor::Process(const InputRecord& record) {
   codec::InputKind kind;
@@ -504,11 +512,14 @@ absl::StatusOr<absl::Time> Processor::NextTimer(const std::vector<int32_t>& part
 
 absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::string_view account_id) {
   std::string key = AccountKey(partition, account_id);
+  const uint64_t key_hash = absl::HashOf(key);
+  use_counts_->Add(key_hash);
   auto it = cache_.find(key);
   if (it != cache_.end()) {
     it->second.last_used = unit_;
     return &it->second.account;
   }
+  ++stats_.account_loads;
   // One range scan: the store's prefix filters make it cheap for a new account.
   std::vector<core::StoredPart> parts;
   auto stored = store_.Scan(key);
@@ -527,7 +538,8 @@ absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::strin
                                             " in partition ", partition, ": ",
                                             account.status().message()));
   }
-  return &cache_.emplace(std::move(key), Cached{std::move(*account), unit_}).first->second.account;
+  return &cache_.emplace(std::move(key), Cached{std::move(*account), unit_, key_hash})
+              .first->second.account;
 }
 
 absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
@@ -719,18 +731,25 @@ void Processor::EvictClean() {
   // Evict down to 90% of the bound at once, so eviction runs once per many commits.
   if (cache_.size() <= options_.max_cached_accounts) return;
   const size_t target = options_.max_cached_accounts - options_.max_cached_accounts / 10;
-  std::vector<uint64_t> ages;
-  ages.reserve(cache_.size());
+  // Rank clean accounts by how often they were used lately, then by when last: an account
+  // that comes back every few seconds outlives one touched once in the last commit.
+  auto rank = [this](const Cached& cached) {
+    constexpr uint64_t kUnitBits = 40;
+    const uint64_t recency = std::min(cached.last_used, (uint64_t{1} << kUnitBits) - 1);
+    return uint64_t{use_counts_->Estimate(cached.key_hash)} << kUnitBits | recency;
+  };
+  std::vector<uint64_t> ranks;
+  ranks.reserve(cache_.size());
   for (const auto& [key, cached] : cache_) {
-    if (!cached.account.dirty()) ages.push_back(cached.last_used);
+    if (!cached.account.dirty()) ranks.push_back(rank(cached));
   }
-  if (ages.empty()) return;
-  const size_t evict = std::min(ages.size(), cache_.size() - target);
-  std::nth_element(ages.begin(), ages.begin() + static_cast<long>(evict) - 1, ages.end());
-  const uint64_t cutoff = ages[evict - 1];
+  if (ranks.empty()) return;
+  const size_t evict = std::min(ranks.size(), cache_.size() - target);
+  std::nth_element(ranks.begin(), ranks.begin() + static_cast<long>(evict) - 1, ranks.end());
+  const uint64_t cutoff = ranks[evict - 1];
   size_t evicted = 0;
   absl::erase_if(cache_, [&](const auto& entry) {
-    if (evicted == evict || entry.second.account.dirty() || entry.second.last_used > cutoff) {
+    if (evicted == evict || entry.second.account.dirty() || rank(entry.second) > cutoff) {
       return false;
     }
     ++evicted;

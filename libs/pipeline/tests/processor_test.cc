@@ -118,6 +118,7 @@ class CountingObserver : public Observer {
     duplicates += stats.duplicates;
     for (const auto& [method, n] : stats.matched_by_method) matched[method] += n;
     unmatched += stats.unmatched;
+    account_loads += stats.account_loads;
   }
   void CommitFailed(absl::string_view stage) override { ++failures[std::string(stage)]; }
   void CachedAccounts(size_t count) override { cached = count; }
@@ -128,6 +129,7 @@ class CountingObserver : public Observer {
   int64_t duplicates = 0;
   std::map<std::string, int64_t> matched;
   int64_t unmatched = 0;
+  int64_t account_loads = 0;
 };
 
 // A scenario: a Tier 1 account, a pricing visit and three opens by one contact, as JSON.
@@ -429,6 +431,31 @@ TEST_F(ProcessorTest, AnEvictedAccountComesBackFromTheStoreWithItsEngagement) {
   Engage("o-3", "EMAIL_OPEN", 10);
   ASSERT_TRUE(processor_->Commit(sink_).ok());
   EXPECT_THAT(sink_.Ids(OutboundRecord::Topic::kRoutedLeads), SizeIs(1));
+}
+
+// Eviction keeps an account that keeps coming back over accounts used once since: with
+// skewed engagement, those are the accounts whose reload would cost the most often.
+TEST_F(ProcessorTest, AnOftenUsedAccountStaysCachedWhileAccountsUsedOncePassThrough) {
+  ProcessorOptions small;
+  small.max_cached_accounts = 10;
+  processor_ = std::make_unique<Processor>(small, engine_, store_, observer_);
+  auto upsert = [&](const std::string& account, int n) {
+    Feed("abm.crm.v1",
+         absl::StrCat(R"({"event_id": "up-)", account, "-", n, R"(", "event_time": ")",
+                      Time(500 - n), R"(", "source": "crm", "account_upsert": {"account_id": ")",
+                      account, R"(", "name": "Account", "tier": "TIER_2"}})"),
+         account);
+    ASSERT_TRUE(processor_->Commit(sink_).ok());
+  };
+  for (int n = 0; n < 6; ++n) upsert("often", n);
+  EXPECT_EQ(observer_.account_loads, 1);
+  for (int i = 0; i < 30; ++i) upsert(absl::StrCat("once-", i), 0);
+  EXPECT_LE(observer_.cached, 10u);
+  EXPECT_EQ(observer_.account_loads, 31);
+  upsert("often", 6);
+  EXPECT_EQ(observer_.account_loads, 31) << "the often used account was evicted";
+  upsert("once-0", 1);
+  EXPECT_EQ(observer_.account_loads, 32);
 }
 
 TEST_F(ProcessorTest, AnUnknownContentTypeIsDeadLettered) {

@@ -61,6 +61,7 @@ class PrometheusMetrics final : public pipeline::Observer {
   prometheus::Histogram& batch_events_;
   prometheus::Gauge& assigned_partitions_;
   prometheus::Gauge& cached_accounts_;
+  prometheus::Counter& account_loads_;
   prometheus::Gauge& up_;
   prometheus::Family<prometheus::Counter>& rule_loads_;
   prometheus::Gauge& rules_version_;

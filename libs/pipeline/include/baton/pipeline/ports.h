@@ -140,6 +140,8 @@ struct CommitStats {
   std::map<std::string, int64_t> matched_by_method;
   int64_t unmatched = 0;
   int64_t events = 0;
+  // Accounts read from the store because they were not in the account cache.
+  int64_t account_loads = 0;
   // Follow-up SLAs that ended, by outcome ("met", "breached", "cancelled").
   std::map<std::string, int64_t> sla_outcomes;
   // Rejected handoffs by reason ("NONE" for a rejection without one).

@@ -44,6 +44,7 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,6 +61,8 @@
 
 namespace baton::pipeline {
 
+class FrequencySketch;
+
 struct ProcessorOptions {
   std::string engagement_topic = "abm.engagement.v1";
   std::string crm_topic = "abm.crm.v1";
@@ -68,8 +71,9 @@ struct ProcessorOptions {
   std::string matched_topic = "abm.engagement-matched.v1";
   codec::DecodeOptions decode;
   codec::PayloadFormat output_format = codec::PayloadFormat::kProtobuf;
-  // Account states kept in memory between commits; beyond this, the least recently used clean
-  // ones are evicted after a commit. This, not the number of accounts, bounds Baton's memory.
+  // Account states kept in memory between commits; beyond this, clean ones are evicted after a
+  // commit, the least often used lately first, then the least recently used. This, not the
+  // number of accounts, bounds Baton's memory.
   size_t max_cached_accounts = 25'000;
   // Timers fire on the wall clock (live) or on each partition's event time, the latest event
   // time processed from it (replay: the same alerts as the live run).
@@ -117,6 +121,7 @@ class Processor {
  public:
   Processor(ProcessorOptions options, const core::Engine& engine, StateStore& store,
             Observer& observer);
+  ~Processor();
 
   // Process stages one record. An error means the store could not be read: the record is not
   // processed, and the caller must Rewind() and retry later.
@@ -211,10 +216,14 @@ class Processor {
 
   struct Cached {
     core::Account account;
-    // The commit unit that last used the account: eviction drops the least recently used.
+    // The commit unit that last used the account: among accounts used equally often lately,
+    // eviction drops the least recently used.
     uint64_t last_used = 0;
+    uint64_t key_hash = 0;
   };
   absl::flat_hash_map<std::string, Cached> cache_;
+  // How often each account was used lately, cached or not: eviction keeps the often used.
+  std::unique_ptr<FrequencySketch> use_counts_;
   uint64_t unit_ = 0;
   // Directory writes of the unit being built (nullopt deletes), by full key.
   std::map<std::string, std::optional<std::string>> directory_writes_;
