@@ -7,7 +7,7 @@ debian_packages=(
   build-essential cmake ninja-build pkg-config
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libspdlog-dev libgtest-dev libgmock-dev libabsl-dev libcli11-dev
-  libyaml-cpp-dev libjemalloc-dev tzdata clang libclang-rt-14-dev
+  libyaml-cpp-dev libjemalloc-dev libsimdjson-dev tzdata clang libclang-rt-14-dev
   openjdk-17-jre-headless maven kcat clang-format curl
 )
 

@@ -1,4 +1,5 @@
-// decode_fuzz: libFuzzer target for Baton's input decoders (DecodeInput, ParseContentType).
+// decode_fuzz: libFuzzer target for Baton's input decoders (DecodeInput, ParseContentType, and the
+// fast JSON reader behind DecodeInput).
 //
 // Input layout: one selector byte, then (if its header bit is set) a length byte and that many
 // bytes of `content-type` header value, then the payload.
@@ -9,6 +10,8 @@
 //   bit 4  decode with a small max_payload_bytes (256) to exercise the "oversized" path
 //
 // Besides crashes and sanitizer reports, it checks the codec's contract:
+//   - on a JSON payload, the fast JSON reader (src/json_reader.h) agrees with protobuf's parser:
+//     whatever it accepts, JsonStringToMessage accepts too and reads to the same bytes;
 //   - every error is InvalidArgument and its message starts with one of kReasonCodes and ": ",
 //     and ReasonCode returns that code;
 //   - a decoded event validates again, and its binary encoding decodes to an equal event (what
@@ -34,8 +37,12 @@
 #include "absl/time/time.h"
 #include "baton/codec/codec.h"
 #include "baton/core/event.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/stubs/logging.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "json_reader.h"
 
 namespace {
 
@@ -75,6 +82,33 @@ void CheckRoundTrip(InputKind kind, const baton::core::InputEvent& event, Payloa
   Check(again.ok());
   Check(again->index() == event.index());
   Check(google::protobuf::util::MessageDifferencer::Equals(AsMessage(event), AsMessage(*again)));
+}
+
+// DeterministicBytes is the message's binary form, bit-exact (-0.0 and 0.0 differ).
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializePartialToCodedStream(&coded);
+  }
+  return out;
+}
+
+// CheckFastJsonReader: when the fast reader accepts a payload, protobuf's parser (the authority)
+// must accept it and read the same message.
+template <typename Message>
+void CheckFastJsonReader(absl::string_view payload) {
+  Message fast;
+  if (!baton::codec::FastJsonToMessage(payload, &fast)) return;
+  Message reference;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  Check(google::protobuf::util::JsonStringToMessage(
+            google::protobuf::StringPiece(payload.data(), payload.size()), &reference, options)
+            .ok());
+  Check(DeterministicBytes(fast) == DeterministicBytes(reference));
 }
 
 void CheckCoreAccessors(const baton::core::InputEvent& event) {
@@ -132,6 +166,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
       CheckReason(parsed.status());
       Check(baton::codec::ReasonCode(parsed.status()) == "unknown_content_type");
+    }
+  }
+
+  if (format == PayloadFormat::kJson) {
+    if (kind == InputKind::kCrm) {
+      CheckFastJsonReader<baton::v1::CrmEvent>(input);
+    } else {
+      CheckFastJsonReader<baton::v1::EngagementEvent>(input);
     }
   }
 

@@ -8,6 +8,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "json_reader.h"
 
 namespace baton::codec {
 namespace {
@@ -246,7 +247,9 @@ absl::StatusOr<core::InputEvent> Parse(absl::string_view payload, PayloadFormat 
                      absl::StrCat("not a valid ", Message::descriptor()->full_name(),
                                   " (set content-type: application/json for JSON)"));
     }
-  } else {
+  } else if (!FastJsonToMessage(payload, &message)) {
+    // The fast reader declined: protobuf's parser decides, and words the error.
+    message.Clear();
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
     auto status = google::protobuf::util::JsonStringToMessage(
