@@ -20,8 +20,8 @@ namespace baton::pipeline {
 
 class FrequencySketch {
  public:
-  // `expected_keys` is how many keys are tracked closely (the cache's bound); memory is about
-  // 16 bytes per expected key.
+  // `expected_keys` is how many keys are tracked closely (the cache's bound); memory is 16 to
+  // 32 bytes per expected key (four rows of four counters each, rounded up to a power of two).
   explicit FrequencySketch(size_t expected_keys);
 
   // Add counts one use of the key with this hash.
