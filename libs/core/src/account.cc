@@ -44,30 +44,39 @@ absl::StatusOr<Account> Account::Restore(const std::vector<StoredPart>& parts) {
     account.days_.emplace(part.day, std::move(day));
   }
   if (contacts != nullptr) {
-    // An AccountHead with only contacts: parsing it into the head adds them.
+    // Parsed when first read (see the class comment). A head stored with contacts inside as
+    // well (written before its contacts record) holds an older copy: the contacts record wins.
     account.head_.clear_contacts();
-    if (!account.head_.MergeFromString(*contacts)) {
-      return absl::DataLossError("stored account contacts do not parse");
-    }
+    account.stored_contacts_ = *contacts;
   } else {
     // A head stored with its contacts inside: the next commit stores them apart.
-    account.contacts_dirty_ = account.head_.contacts_size() > 0;
+    account.contacts_.Swap(account.head_.mutable_contacts());
+    account.contacts_dirty_ = !account.contacts_.empty();
   }
   return account;
 }
 
+void Account::LoadContacts() const {
+  if (stored_contacts_.empty()) return;
+  baton::internal::v1::AccountHead only_contacts;
+  if (only_contacts.ParseFromString(stored_contacts_)) {
+    contacts_.Swap(only_contacts.mutable_contacts());
+  } else {
+    contacts_corrupt_ = true;
+  }
+  std::string().swap(stored_contacts_);
+}
+
 std::vector<StoredPart> Account::TakeChanges() {
   std::vector<StoredPart> changes;
-  // The contacts are stored apart from the rest of the head: each part is serialized with the
-  // other's fields moved out for the moment (a swap of pointers, no copy).
-  if (head_dirty_ || contacts_dirty_) {
+  if (head_dirty_) changes.push_back({StoredPart::Kind::kHead, 0, head_.SerializeAsString()});
+  if (contacts_dirty_ && !contacts_corrupt_) {
+    // Stored as an AccountHead holding only the contacts; moved in for the moment (a swap of
+    // pointers, no copy).
     baton::internal::v1::AccountHead only_contacts;
-    only_contacts.mutable_contacts()->Swap(head_.mutable_contacts());
-    if (head_dirty_) changes.push_back({StoredPart::Kind::kHead, 0, head_.SerializeAsString()});
-    if (contacts_dirty_) {
-      changes.push_back({StoredPart::Kind::kContacts, 0, only_contacts.SerializeAsString()});
-    }
-    head_.mutable_contacts()->Swap(only_contacts.mutable_contacts());
+    only_contacts.mutable_contacts()->Swap(&contacts_);
+    changes.push_back({StoredPart::Kind::kContacts, 0, only_contacts.SerializeAsString()});
+    contacts_.Swap(only_contacts.mutable_contacts());
   }
   for (int64_t day : dropped_days_) {
     if (!days_.contains(day)) changes.push_back({StoredPart::Kind::kDay, day, std::nullopt});

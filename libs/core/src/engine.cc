@@ -38,17 +38,17 @@ int64_t Millis(absl::Time t) { return absl::ToUnixMillis(t); }
 
 // ContactKey is how an engagement record names its contact: the CRM contact id, else the contact
 // known by that email, else the email itself.
-std::string ContactKey(const EngagementEvent& e, const AccountHead& head) {
+std::string ContactKey(const EngagementEvent& e, const Account& account) {
   if (!e.contact_id().empty()) return e.contact_id();
   if (e.contact_email().empty()) return {};
-  for (const ContactState& c : head.contacts()) {
+  for (const ContactState& c : account.contacts()) {
     if (absl::EqualsIgnoreCase(c.email(), e.contact_email())) return c.contact_id();
   }
   return absl::AsciiStrToLower(e.contact_email());
 }
 
-const ContactState* FindContact(const AccountHead& head, absl::string_view contact_key) {
-  for (const ContactState& c : head.contacts()) {
+const ContactState* FindContact(const Account& account, absl::string_view contact_key) {
+  for (const ContactState& c : account.contacts()) {
     if (c.contact_id() == contact_key) return &c;
   }
   return nullptr;
@@ -66,7 +66,7 @@ void ApplyEngagement(const EngagementEvent& e, uint64_t id_hash, Account& accoun
   record.set_event_id(e.event_id());
   record.set_type(e.type());
   record.set_time_ms(t_ms);
-  record.set_contact_id(ContactKey(e, account.head()));
+  record.set_contact_id(ContactKey(e, account));
   record.set_url(e.url());
   record.set_campaign_id(e.campaign_id());
   record.set_content_id(e.content_id());
@@ -207,7 +207,7 @@ baton::v1::EngagementSummary Summarize(const Account& account, absl::Duration wi
     }
     if (r.contact_id().empty()) return;
     contacts.insert(r.contact_id());
-    if (const ContactState* c = FindContact(state, r.contact_id());
+    if (const ContactState* c = FindContact(account, r.contact_id());
         c != nullptr && c->role() != baton::v1::BUYING_GROUP_ROLE_UNSPECIFIED) {
       roles.insert(c->role());
       auto& [last, role_contacts] = role_engagement[c->role()];
@@ -477,7 +477,7 @@ void Handoff(Ctx& ctx, const baton::config::v1::Rule& rule, const RuleMatch& mat
   for (const EngagementRecord* r : match.triggers) *lead.add_trigger_events() = ToTrigger(*r);
   auto* contact = lead.mutable_contact();
   contact->set_contact_id(match.contact);
-  if (const ContactState* c = FindContact(state, match.contact)) {
+  if (const ContactState* c = FindContact(ctx.account, match.contact)) {
     contact->set_email(c->email());
     contact->set_full_name(c->full_name());
     contact->set_title(c->title());

@@ -253,7 +253,7 @@ bool HoldsCount(const Count& c, const Context& ctx, RuleMatch* match) {
 // EngagedRoles returns, for contacts engaged in (from, now], each role's contacts.
 std::map<int, std::set<absl::string_view>> EngagedRoles(const Context& ctx, int64_t from) {
   std::map<int, std::set<absl::string_view>> roles;
-  const auto& contacts = ctx.account.head().contacts();
+  const auto& contacts = ctx.account.contacts();
   ctx.account.ForEachRecord(from, ctx.now_ms, [&](const EngagementRecord& r) {
     for (const auto& c : contacts) {
       if (c.contact_id() == r.contact_id() &&

@@ -368,7 +368,32 @@ TEST_F(EngineTest, ContactsAreStoredApartAndWrittenOnlyWhenTheyChange) {
                         {StoredPart::Kind::kHead, 0, stored[StoredPart::Kind::kHead]}});
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(restored->head().SerializeAsString(), state_.head().SerializeAsString());
+  ASSERT_EQ(restored->contacts().size(), 2);  // parsed here, on first use
+  EXPECT_EQ(restored->contacts().Get(1).contact_id(), "c-2");
+  EXPECT_EQ(restored->contacts().Get(1).role(), baton::v1::FINANCE);
   EXPECT_FALSE(restored->dirty());
+}
+
+TEST_F(EngineTest, StoredContactsThatDoNotParseReadAsCorruptAndAreNeverOverwritten) {
+  Upsert(baton::v1::TIER_1);
+  std::string head;
+  for (StoredPart& p : state_.TakeChanges()) {
+    if (p.kind == StoredPart::Kind::kHead) head = *p.value;
+  }
+  // A contacts field whose length runs past the end of the record.
+  absl::StatusOr<Account> restored = Account::Restore({{StoredPart::Kind::kHead, 0, head},
+                                                       {StoredPart::Kind::kContacts, 0,
+                                                        std::string("\x1a\x05"
+                                                                    "ab",
+                                                                    4)}});
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_FALSE(restored->contacts_corrupt());  // not read yet
+  EXPECT_THAT(restored->contacts(), IsEmpty());
+  EXPECT_TRUE(restored->contacts_corrupt());
+  restored->mutable_contacts().Add()->set_contact_id("c-9");
+  for (const StoredPart& p : restored->TakeChanges()) {
+    EXPECT_NE(p.kind, StoredPart::Kind::kContacts);
+  }
 }
 
 TEST_F(EngineTest, AHeadStoredWithItsContactsInsideRestoresAndStoresThemApartNextCommit) {
@@ -376,11 +401,14 @@ TEST_F(EngineTest, AHeadStoredWithItsContactsInsideRestoresAndStoresThemApartNex
   Contact("c-1", baton::v1::CHAMPION);
   state_.TakeChanges();
   // The layout before contacts were stored apart: one head holding everything.
+  baton::internal::v1::AccountHead whole = state_.head();
+  *whole.mutable_contacts() = state_.contacts();
   absl::StatusOr<Account> restored =
-      Account::Restore({{StoredPart::Kind::kHead, 0, state_.head().SerializeAsString()}});
+      Account::Restore({{StoredPart::Kind::kHead, 0, whole.SerializeAsString()}});
   ASSERT_TRUE(restored.ok()) << restored.status();
-  ASSERT_EQ(restored->head().contacts_size(), 1);
-  EXPECT_EQ(restored->head().contacts(0).contact_id(), "c-1");
+  ASSERT_EQ(restored->contacts().size(), 1);
+  EXPECT_EQ(restored->contacts().Get(0).contact_id(), "c-1");
+  EXPECT_EQ(restored->head().contacts_size(), 0);
   ASSERT_TRUE(restored->dirty());
   std::vector<StoredPart> changes = restored->TakeChanges();
   ASSERT_THAT(changes, SizeIs(1));

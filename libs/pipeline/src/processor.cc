@@ -48,6 +48,14 @@ OutboundRecord Output(OutboundRecord::Topic topic, const std::string& key,
   return out;
 }
 
+// CorruptContacts: an account's stored contacts, read when first needed, did not parse. Like any
+// stored record Baton wrote itself that does not parse, it stops processing rather than start the
+// contacts over.
+absl::Status CorruptContacts(int32_t partition, absl::string_view account_id) {
+  return absl::DataLossError(absl::StrCat("stored state of account ", account_id, " in partition ",
+                                          partition, ": stored account contacts do not parse"));
+}
+
 }  // namespace
 
 std::string AccountKey(int32_t partition, absl::string_view account_id) {
@@ -178,6 +186,7 @@ absl::Status Processor::Process(const InputRecord& record) {
     const int64_t due_before = (*account)->head().timer_due_ms();
     // On error the engine leaves the account untouched.
     absl::StatusOr<core::Effects> effects = engine_.Apply(*event, **account, **team);
+    if ((*account)->contacts_corrupt()) return CorruptContacts(record.partition, account_id);
     if (effects.ok()) {
       IndexTimer(record.partition, **account, due_before);
       if (const auto* crm = std::get_if<baton::v1::CrmEvent>(&*event); crm && !effects->duplicate) {
@@ -486,6 +495,7 @@ absl::Status Processor::ExpireTimers(const std::vector<int32_t>& partitions, abs
         continue;
       }
       core::Effects effects = engine_.Expire(**account, **team, until);
+      if ((*account)->contacts_corrupt()) return CorruptContacts(partition, account_id);
       IndexTimer(partition, **account, before);
       if (!options_.timers_on_event_time) {
         for (absl::Time fired : effects.timers_fired) {

@@ -408,6 +408,67 @@ TEST_F(ProcessorTest, StateSurvivesARestartAndDoesNotHandOffTwice) {
   EXPECT_EQ(observer_.duplicates, 1);
 }
 
+// An account read back from the store parses its contacts only when something needs them; the
+// lead still names its contact's title and role.
+TEST_F(ProcessorTest, ALeadAfterARestartNamesTheContactStoredBeforeIt) {
+  Account();
+  Feed("abm.crm.v1", absl::StrCat(R"({"event_id": "crm-c", "event_time": ")", Time(590),
+                                  R"(", "source": "crm", "contact_upsert": {"contact_id": "c-1",
+                                  "account_id": "acme", "title": "VP Finance",
+                                  "role": "DECISION_MAKER"}})"));
+  Engage("p-1", "PAGE_VISIT", 50, "https://vendor.example/pricing");
+  Engage("o-1", "EMAIL_OPEN", 40);
+  Engage("o-2", "EMAIL_OPEN", 30);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  processor_ = MakeProcessor();
+  Engage("o-3", "EMAIL_OPEN", 20);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  ASSERT_THAT(sink_.Ids(OutboundRecord::Topic::kRoutedLeads), SizeIs(1));
+  baton::v1::RoutedLead lead;
+  for (const auto& r : sink_.published) {
+    if (r.topic == OutboundRecord::Topic::kRoutedLeads) {
+      ASSERT_TRUE(lead.ParseFromString(r.value));
+    }
+  }
+  EXPECT_EQ(lead.contact().contact_id(), "c-1");
+  EXPECT_EQ(lead.contact().title(), "VP Finance");
+  EXPECT_EQ(lead.contact().role(), baton::v1::DECISION_MAKER);
+}
+
+// Stored contacts that do not parse stop processing when an event needs them, as any corrupt
+// stored record does, and are never overwritten.
+TEST_F(ProcessorTest, StoredContactsThatDoNotParseStopTheEventThatReadsThem) {
+  Account();
+  Feed("abm.crm.v1", absl::StrCat(R"({"event_id": "crm-c", "event_time": ")", Time(590),
+                                  R"(", "source": "crm", "contact_upsert": {"contact_id": "c-1",
+                                  "account_id": "acme", "title": "VP Finance"}})"));
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const std::string contacts_key = AccountKey(2, "acme") + "c";
+  ASSERT_TRUE(store_.accounts.contains(contacts_key));
+  const std::string corrupt(
+      "\x1a\x05"
+      "ab",
+      4);
+  store_.accounts[contacts_key] = corrupt;
+  processor_ = MakeProcessor();
+  Engage("o-1", "EMAIL_OPEN", 40);  // needs no contacts
+  InputRecord upsert;
+  upsert.topic = "abm.crm.v1";
+  upsert.partition = 2;
+  upsert.offset = next_offset_["abm.crm.v1"]++;
+  upsert.key = "acme";
+  const std::string value = absl::StrCat(R"({"event_id": "crm-d", "event_time": ")", Time(30),
+                                         R"(", "source": "crm", "contact_upsert":
+                                         {"contact_id": "c-2", "account_id": "acme"}})");
+  upsert.value = value;
+  upsert.headers = {{"content-type", "application/json"}};
+  const absl::Status s = processor_->Process(upsert);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("contacts do not parse"));
+  processor_->Rewind();
+  EXPECT_EQ(store_.accounts[contacts_key], corrupt);
+}
+
 TEST_F(ProcessorTest, AnEvictedAccountComesBackFromTheStoreWithItsEngagement) {
   ProcessorOptions small;
   small.max_cached_accounts = 4;
