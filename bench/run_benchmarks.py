@@ -735,7 +735,7 @@ def summary_rows(parts: dict) -> list[dict]:
         if "decode_only_events_per_second" in c:
             row("core: decode only (ceiling)", f"{c['decode_only_events_per_second']:,.0f}")
         if "account_loads_per_event" in c:
-            row("core: account-cache misses per event", f"{c['account_loads_per_event']:.3f}")
+            row("core: RocksDB account reads per event", f"{c['account_loads_per_event']:.3f}")
     if not failed("e2e"):
         e = parts["e2e"]
         row("e2e: raw consumer msgs/s (median)", f"{e['raw_median_messages_per_second']:,.0f}")

@@ -95,10 +95,11 @@ struct Flags {
   std::string log_level = "info";
   std::string rules;
   std::string instance_id = "auto";
-  size_t block_cache_mb = 32;
+  size_t block_cache_mb = 8;
   size_t write_buffer_mb = 32;
   size_t min_free_disk_mb = 64;
   size_t max_cached_accounts = 25'000;
+  size_t serialized_cache_mb = 32;
   std::string timers = "wall-clock";
   int timer_grace_ms = 0;
   std::string guarantee = "exactly-once";
@@ -238,6 +239,7 @@ int Run(Flags flags) {
                                         ? baton::codec::PayloadFormat::kJson
                                         : baton::codec::PayloadFormat::kProtobuf;
   processor_options.max_cached_accounts = flags.max_cached_accounts;
+  processor_options.serialized_cache_bytes = flags.serialized_cache_mb << 20;
   processor_options.timers_on_event_time = flags.timers == "event-time";
   processor_options.timer_grace = absl::Milliseconds(flags.timer_grace_ms);
   processor_options.changelog_topic = flags.changelog_topic;
@@ -335,6 +337,10 @@ int main(int argc, char** argv) {
   app.add_option("--block-cache-mb", flags.block_cache_mb)->capture_default_str();
   app.add_option("--write-buffer-mb", flags.write_buffer_mb)->capture_default_str();
   app.add_option("--max-cached-accounts", flags.max_cached_accounts)->capture_default_str();
+  app.add_option("--serialized-cache-mb", flags.serialized_cache_mb,
+                 "Accounts evicted from the account cache kept serialized in memory, so that "
+                 "reading one back skips RocksDB; 0 turns this off")
+      ->capture_default_str();
   app.add_option("--min-free-disk-mb", flags.min_free_disk_mb,
                  "Stop writing state (and so consuming) while the data directory has less free "
                  "space than this; 0 turns the check off")

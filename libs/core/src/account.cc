@@ -94,6 +94,25 @@ std::vector<StoredPart> Account::TakeChanges() {
   return changes;
 }
 
+std::vector<StoredPart> Account::Parts(size_t& bytes) const {
+  std::vector<StoredPart> parts;
+  parts.reserve(2 + days_.size());
+  parts.push_back({StoredPart::Kind::kHead, 0, head_.SerializeAsString()});
+  if (!stored_contacts_.empty()) {
+    parts.push_back({StoredPart::Kind::kContacts, 0, stored_contacts_});
+  } else if (!contacts_.empty()) {
+    baton::internal::v1::AccountHead only_contacts;
+    *only_contacts.mutable_contacts() = contacts_;
+    parts.push_back({StoredPart::Kind::kContacts, 0, only_contacts.SerializeAsString()});
+  }
+  for (const auto& [day, records] : days_) {
+    parts.push_back({StoredPart::Kind::kDay, day, records.SerializeAsString()});
+  }
+  bytes = 0;
+  for (const StoredPart& part : parts) bytes += part.value->size();
+  return parts;
+}
+
 void Account::AddEngagement(baton::internal::v1::EngagementRecord record, uint64_t event_id_hash) {
   const int64_t day_number = DayOf(record.time_ms());
   engagement_ids_.insert(event_id_hash);

@@ -529,16 +529,22 @@ absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::strin
     it->second.last_used = unit_;
     return &it->second.account;
   }
-  ++stats_.account_loads;
-  // One range scan: the store's prefix filters make it cheap for a new account.
   std::vector<core::StoredPart> parts;
-  auto stored = store_.Scan(key);
-  if (!stored.ok()) return stored.status();
-  parts.reserve(stored->size());
-  for (auto& [suffix, value] : *stored) {
-    absl::StatusOr<core::StoredPart> part = ParsePart(suffix, std::move(value));
-    if (!part.ok()) return part.status();
-    parts.push_back(std::move(*part));
+  if (auto kept = serialized_.find(key); kept != serialized_.end()) {
+    parts = std::move(kept->second.parts);
+    serialized_bytes_ -= kept->second.bytes;
+    serialized_.erase(kept);
+  } else {
+    ++stats_.account_loads;
+    // One range scan: the store's prefix filters make it cheap for a new account.
+    auto stored = store_.Scan(key);
+    if (!stored.ok()) return stored.status();
+    parts.reserve(stored->size());
+    for (auto& [suffix, value] : *stored) {
+      absl::StatusOr<core::StoredPart> part = ParsePart(suffix, std::move(value));
+      if (!part.ok()) return part.status();
+      parts.push_back(std::move(*part));
+    }
   }
   absl::StatusOr<core::Account> account = core::Account::Restore(parts);
   if (!account.ok()) {
@@ -700,6 +706,7 @@ absl::Status Processor::RestoreChangelog(int32_t partition,
     batch.writes.emplace_back(record.key, record.value);
   }
   batch.offsets[TopicPartition{options_.changelog_topic, partition}] = next_offset;
+  DropSerializedPartition(partition);  // the store moves ahead of them
   return store_.Commit(batch);
 }
 
@@ -717,6 +724,10 @@ void Processor::Rewind() {
   offsets_.clear();
   stats_ = CommitStats{};
   cache_.clear();
+  // The changelog tail may bring the store ahead of what was evicted.
+  serialized_.clear();
+  serialized_order_.clear();
+  serialized_bytes_ = 0;
   team_.reset();
   observer_.CachedAccounts(0);
 }
@@ -732,6 +743,7 @@ void Processor::ForgetPartitions(const std::vector<TopicPartition>& partitions) 
       return !entry.second.account.dirty() &&
              absl::string_view(entry.first).substr(0, 4) == partition_prefix;
     });
+    DropSerializedPartition(tp.partition);
   }
   observer_.CachedAccounts(cache_.size());
 }
@@ -763,6 +775,48 @@ void Processor::EvictClean() {
       return false;
     }
     ++evicted;
+    KeepSerialized(entry.first, entry.second.account);
+    return true;
+  });
+}
+
+void Processor::KeepSerialized(const std::string& key, const core::Account& account) {
+  // Stored contacts that did not parse stay only in the store, which reports them again.
+  if (options_.serialized_cache_bytes == 0 || account.contacts_corrupt()) return;
+  Serialized entry;
+  entry.parts = account.Parts(entry.bytes);
+  // The values, plus the key (held twice) and the bookkeeping of the entry (map slot, order
+  // entry, allocations) and of each part: about what the allocator hands out for them.
+  constexpr size_t kEntryOverhead = 256;
+  constexpr size_t kPartOverhead = 80;
+  entry.bytes += 2 * key.size() + kEntryOverhead + kPartOverhead * entry.parts.size();
+  if (entry.bytes > options_.serialized_cache_bytes) return;
+  entry.seq = ++serialized_seq_;
+  serialized_bytes_ += entry.bytes;
+  serialized_order_.emplace_back(key, entry.seq);
+  serialized_[key] = std::move(entry);
+  while (serialized_bytes_ > options_.serialized_cache_bytes) {
+    auto [oldest, seq] = std::move(serialized_order_.front());
+    serialized_order_.pop_front();
+    auto it = serialized_.find(oldest);
+    if (it == serialized_.end() || it->second.seq != seq) continue;  // read back since
+    serialized_bytes_ -= it->second.bytes;
+    serialized_.erase(it);
+  }
+  // Keys read back leave stale entries in the order: drop them once they are most of it.
+  if (serialized_order_.size() > 2 * serialized_.size() + 1024) {
+    std::erase_if(serialized_order_, [this](const auto& filed) {
+      auto it = serialized_.find(filed.first);
+      return it == serialized_.end() || it->second.seq != filed.second;
+    });
+  }
+}
+
+void Processor::DropSerializedPartition(int32_t partition) {
+  const std::string partition_prefix = AccountKey(partition, "").substr(0, 4);
+  absl::erase_if(serialized_, [&](const auto& entry) {
+    if (absl::string_view(entry.first).substr(0, 4) != partition_prefix) return false;
+    serialized_bytes_ -= entry.second.bytes;
     return true;
   });
 }

@@ -469,29 +469,73 @@ TEST_F(ProcessorTest, StoredContactsThatDoNotParseStopTheEventThatReadsThem) {
   EXPECT_EQ(store_.accounts[contacts_key], corrupt);
 }
 
-TEST_F(ProcessorTest, AnEvictedAccountComesBackFromTheStoreWithItsEngagement) {
-  ProcessorOptions small;
-  small.max_cached_accounts = 4;
-  processor_ = std::make_unique<Processor>(small, engine_, store_, observer_);
-  Account();
-  Engage("p-1", "PAGE_VISIT", 50, "https://vendor.example/pricing");
-  Engage("o-1", "EMAIL_OPEN", 40);
-  Engage("o-2", "EMAIL_OPEN", 30);
-  ASSERT_TRUE(processor_->Commit(sink_).ok());
-  for (int i = 0; i < 20; ++i) {  // other accounts push acme out of the cache
-    Feed("abm.crm.v1",
-         absl::StrCat(R"({"event_id": "other-)", i, R"(", "event_time": ")", Time(500),
-                      R"(", "source": "crm", "account_upsert": {"account_id": "other-)", i,
-                      R"(", "name": "Other", "tier": "TIER_2"}})"),
-         absl::StrCat("other-", i));
+// An evicted account is kept serialized and read back without the store, whole; a changelog
+// restore or a rewind forgets the serialized accounts, and so does a full budget, oldest first.
+class SerializedAccountsTest : public ProcessorTest {
+ protected:
+  // EvictAcme leaves acme (a profile, a pricing visit and two opens) evicted from the cache.
+  void EvictAcme(size_t serialized_cache_bytes) {
+    ProcessorOptions small;
+    small.max_cached_accounts = 4;
+    small.serialized_cache_bytes = serialized_cache_bytes;
+    processor_ = std::make_unique<Processor>(small, engine_, store_, observer_);
+    Account();
+    Engage("p-1", "PAGE_VISIT", 50, "https://vendor.example/pricing");
+    Engage("o-1", "EMAIL_OPEN", 40);
+    Engage("o-2", "EMAIL_OPEN", 30);
     ASSERT_TRUE(processor_->Commit(sink_).ok());
+    PushOut();
   }
-  EXPECT_LE(observer_.cached, 4u);
-  // The third open completes the rule only if acme's profile, pricing visit and two opens came
-  // back from the store.
-  Engage("o-3", "EMAIL_OPEN", 10);
-  ASSERT_TRUE(processor_->Commit(sink_).ok());
-  EXPECT_THAT(sink_.Ids(OutboundRecord::Topic::kRoutedLeads), SizeIs(1));
+  // PushOut runs accounts used more often than acme through the cache, so acme leaves it.
+  void PushOut() {
+    for (int i = 0; i < 20; ++i) {
+      for (int n = 0; n < 6; ++n) {
+        Feed("abm.crm.v1",
+             absl::StrCat(R"({"event_id": "other-)", i, "-", n, R"(", "event_time": ")",
+                          Time(500 - n), R"(", "source": "crm", "account_upsert":
+                          {"account_id": "other-)",
+                          i, R"(", "name": "Other", "tier": "TIER_2"}})"),
+             absl::StrCat("other-", i));
+      }
+      ASSERT_TRUE(processor_->Commit(sink_).ok());
+    }
+    ASSERT_LE(observer_.cached, 4u);
+  }
+  // ThirdOpen completes the rule, which needs all of acme's state back; returns the store reads.
+  int64_t ThirdOpen() {
+    const int64_t loads = observer_.account_loads;
+    Engage("o-3", "EMAIL_OPEN", 10);
+    EXPECT_TRUE(processor_->Commit(sink_).ok());
+    EXPECT_THAT(sink_.Ids(OutboundRecord::Topic::kRoutedLeads), SizeIs(1));
+    return observer_.account_loads - loads;
+  }
+};
+
+TEST_F(SerializedAccountsTest, AnEvictedAccountComesBackFromTheStoreWithItsEngagement) {
+  EvictAcme(0);
+  EXPECT_EQ(ThirdOpen(), 1);
+}
+
+TEST_F(SerializedAccountsTest, AnEvictedAccountIsReadBackWithoutTheStore) {
+  EvictAcme(1 << 20);
+  EXPECT_EQ(ThirdOpen(), 0);
+}
+
+TEST_F(SerializedAccountsTest, AChangelogRestoreForgetsThePartitionsSerializedAccounts) {
+  EvictAcme(1 << 20);
+  ASSERT_TRUE(processor_->RestoreChangelog(2, {}, 0).ok());
+  EXPECT_EQ(ThirdOpen(), 1);
+}
+
+TEST_F(SerializedAccountsTest, ARewindForgetsTheSerializedAccounts) {
+  EvictAcme(1 << 20);
+  processor_->Rewind();
+  EXPECT_EQ(ThirdOpen(), 1);
+}
+
+TEST_F(SerializedAccountsTest, OverTheBudgetTheOldestEvictedAreDropped) {
+  EvictAcme(2'000);  // about three small accounts
+  EXPECT_EQ(ThirdOpen(), 1);
 }
 
 // Eviction keeps an account that keeps coming back over accounts used once since: with
@@ -499,6 +543,7 @@ TEST_F(ProcessorTest, AnEvictedAccountComesBackFromTheStoreWithItsEngagement) {
 TEST_F(ProcessorTest, AnOftenUsedAccountStaysCachedWhileAccountsUsedOncePassThrough) {
   ProcessorOptions small;
   small.max_cached_accounts = 10;
+  small.serialized_cache_bytes = 0;
   processor_ = std::make_unique<Processor>(small, engine_, store_, observer_);
   auto upsert = [&](const std::string& account, int n) {
     Feed("abm.crm.v1",

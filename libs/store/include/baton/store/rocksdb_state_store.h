@@ -35,7 +35,7 @@ namespace baton::store {
 
 struct RocksDbOptions {
   std::string path;
-  size_t block_cache_bytes = 32 << 20;
+  size_t block_cache_bytes = 8 << 20;
   size_t write_buffer_bytes = 32 << 20;
   bool sync_writes = false;
   // Commit refuses to write (kUnavailable) while the data directory's file system has less
