@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
   int runs = 3;
   int commit_every = 20'000;
   size_t cache = 25'000;      // the service's default
-  size_t serialized_mb = 32;  // the service's default
+  size_t serialized_mb = 24;  // the service's default
   size_t block_cache_mb = 8;  // the service's default
   std::string json_path;
   std::string dir = "/tmp/baton-core-bench";
