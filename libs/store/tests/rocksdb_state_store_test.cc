@@ -65,6 +65,21 @@ TEST_F(RocksDbStateStoreTest, ALaterCommitOverwritesAndDeletes) {
   EXPECT_THAT(store->LoadOffset({"t", 0}).value(), Optional(9));
 }
 
+// A commit writes its records in key order, whatever order they come in; a key written twice in
+// one commit keeps the later write.
+TEST_F(RocksDbStateStoreTest, WithinACommitTheLaterWriteOfAKeyWins) {
+  auto store = OpenStore();
+  ASSERT_TRUE(store
+                  ->Commit({.writes = {{"k\0h"s, "first"},
+                                       {"k\0d2"s, "gone"},
+                                       {"k\0c"s, "contacts"},
+                                       {"k\0d2"s, std::nullopt},
+                                       {"k\0h"s, "second"}},
+                            .offsets = {}})
+                  .ok());
+  EXPECT_THAT(store->Scan("k\0"s).value(), ElementsAre(Pair("c", "contacts"), Pair("h", "second")));
+}
+
 TEST_F(RocksDbStateStoreTest, AnAccountScanSeesOnlyThatAccountAndARangeScanSeesEveryAccount) {
   // Account scans use prefix filters; reopening moves the records from the memtable to files,
   // so both the memtable's and the files' filters are exercised.
