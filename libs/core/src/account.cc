@@ -67,16 +67,21 @@ void Account::LoadContacts() const {
   std::string().swap(stored_contacts_);
 }
 
+std::string Account::SerializeContacts() const {
+  // Stored as an AccountHead holding only the contacts, moved in for the moment (a swap of
+  // pointers, no copy).
+  baton::internal::v1::AccountHead only_contacts;
+  only_contacts.mutable_contacts()->Swap(&contacts_);
+  std::string bytes = only_contacts.SerializeAsString();
+  contacts_.Swap(only_contacts.mutable_contacts());
+  return bytes;
+}
+
 std::vector<StoredPart> Account::TakeChanges() {
   std::vector<StoredPart> changes;
   if (head_dirty_) changes.push_back({StoredPart::Kind::kHead, 0, head_.SerializeAsString()});
   if (contacts_dirty_ && !contacts_corrupt_) {
-    // Stored as an AccountHead holding only the contacts; moved in for the moment (a swap of
-    // pointers, no copy).
-    baton::internal::v1::AccountHead only_contacts;
-    only_contacts.mutable_contacts()->Swap(&contacts_);
-    changes.push_back({StoredPart::Kind::kContacts, 0, only_contacts.SerializeAsString()});
-    contacts_.Swap(only_contacts.mutable_contacts());
+    changes.push_back({StoredPart::Kind::kContacts, 0, SerializeContacts()});
   }
   for (int64_t day : dropped_days_) {
     if (!days_.contains(day)) changes.push_back({StoredPart::Kind::kDay, day, std::nullopt});
@@ -101,9 +106,7 @@ std::vector<StoredPart> Account::Parts(size_t& bytes) const {
   if (!stored_contacts_.empty()) {
     parts.push_back({StoredPart::Kind::kContacts, 0, stored_contacts_});
   } else if (!contacts_.empty()) {
-    baton::internal::v1::AccountHead only_contacts;
-    *only_contacts.mutable_contacts() = contacts_;
-    parts.push_back({StoredPart::Kind::kContacts, 0, only_contacts.SerializeAsString()});
+    parts.push_back({StoredPart::Kind::kContacts, 0, SerializeContacts()});
   }
   for (const auto& [day, records] : days_) {
     parts.push_back({StoredPart::Kind::kDay, day, records.SerializeAsString()});

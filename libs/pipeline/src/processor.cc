@@ -738,10 +738,8 @@ absl::StatusOr<std::optional<int64_t>> Processor::ResumeOffset(const TopicPartit
 
 void Processor::ForgetPartitions(const std::vector<TopicPartition>& partitions) {
   for (const TopicPartition& tp : partitions) {
-    const std::string partition_prefix = AccountKey(tp.partition, "").substr(0, 4);
     absl::erase_if(cache_, [&](const auto& entry) {
-      return !entry.second.account.dirty() &&
-             absl::string_view(entry.first).substr(0, 4) == partition_prefix;
+      return !entry.second.account.dirty() && PartitionOfKey(entry.first) == tp.partition;
     });
     DropSerializedPartition(tp.partition);
   }
@@ -813,9 +811,8 @@ void Processor::KeepSerialized(const std::string& key, const core::Account& acco
 }
 
 void Processor::DropSerializedPartition(int32_t partition) {
-  const std::string partition_prefix = AccountKey(partition, "").substr(0, 4);
   absl::erase_if(serialized_, [&](const auto& entry) {
-    if (absl::string_view(entry.first).substr(0, 4) != partition_prefix) return false;
+    if (PartitionOfKey(entry.first) != partition) return false;
     serialized_bytes_ -= entry.second.bytes;
     return true;
   });

@@ -110,9 +110,12 @@ class Account {
 
  private:
   void LoadContacts() const;
+  // SerializeContacts is the stored contacts record of contacts_.
+  std::string SerializeContacts() const;
 
   baton::internal::v1::AccountHead head_;
-  // Logically const: contacts() parses stored_contacts_ into contacts_ on first use.
+  // Logically const: contacts() parses stored_contacts_ into contacts_ on first use, and
+  // SerializeContacts moves contacts_ out and back.
   mutable google::protobuf::RepeatedPtrField<baton::internal::v1::ContactState> contacts_;
   // The stored contacts record (an AccountHead holding only contacts) not yet parsed.
   mutable std::string stored_contacts_;
