@@ -11,6 +11,37 @@ namespace {
 
 constexpr int64_t kDayMs = 24 * 3600 * 1000;
 
+using baton::internal::v1::AccountHead;
+
+// MoveCrmPart moves the CRM part of a head (the fields Account::mutable_crm names) from `from`
+// to `to`, replacing `to`'s and leaving `from`'s empty. It moves pointers, never copies.
+void MoveCrmPart(AccountHead& from, AccountHead& to) {
+  to.set_allocated_profile(from.has_profile() ? from.release_profile() : nullptr);
+  // mutable_ of an empty string field would allocate one.
+  if (!from.last_deal_id().empty() || !to.last_deal_id().empty()) {
+    to.mutable_last_deal_id()->swap(*from.mutable_last_deal_id());
+    from.clear_last_deal_id();
+  }
+  if (!from.last_deal_currency().empty() || !to.last_deal_currency().empty()) {
+    to.mutable_last_deal_currency()->swap(*from.mutable_last_deal_currency());
+    from.clear_last_deal_currency();
+  }
+  to.set_last_deal_amount_minor(from.last_deal_amount_minor());
+  to.set_profile_time_ms(from.profile_time_ms());
+  to.set_stage_time_ms(from.stage_time_ms());
+  from.clear_last_deal_amount_minor();
+  from.clear_profile_time_ms();
+  from.clear_stage_time_ms();
+  to.mutable_crm_seen()->Swap(from.mutable_crm_seen());
+  from.clear_crm_seen();
+}
+
+bool HasCrmPart(const AccountHead& head) {
+  return head.has_profile() || head.profile_time_ms() != 0 || head.stage_time_ms() != 0 ||
+         !head.last_deal_id().empty() || head.last_deal_amount_minor() != 0 ||
+         !head.last_deal_currency().empty() || !head.crm_seen().empty();
+}
+
 }  // namespace
 
 int64_t Account::DayOf(int64_t time_ms) {
@@ -20,6 +51,7 @@ int64_t Account::DayOf(int64_t time_ms) {
 
 absl::StatusOr<Account> Account::Restore(const std::vector<StoredPart>& parts) {
   Account account;
+  const std::string* crm = nullptr;
   const std::string* contacts = nullptr;
   for (const StoredPart& part : parts) {
     if (!part.value.has_value()) continue;
@@ -27,6 +59,10 @@ absl::StatusOr<Account> Account::Restore(const std::vector<StoredPart>& parts) {
       if (!account.head_.ParseFromString(*part.value)) {
         return absl::DataLossError("stored account head does not parse");
       }
+      continue;
+    }
+    if (part.kind == StoredPart::Kind::kCrm) {
+      crm = &*part.value;
       continue;
     }
     if (part.kind == StoredPart::Kind::kContacts) {
@@ -42,6 +78,19 @@ absl::StatusOr<Account> Account::Restore(const std::vector<StoredPart>& parts) {
       account.engagement_ids_.insert(StableHash64({r.event_id()}));
     account.record_count_ += day.records_size();
     account.days_.emplace(part.day, std::move(day));
+  }
+  if (crm != nullptr) {
+    // A head stored with its CRM part inside as well (written before the CRM record) holds an
+    // older copy: the CRM record wins.
+    AccountHead only_crm;
+    if (!only_crm.ParseFromString(*crm)) {
+      return absl::DataLossError("stored account CRM record does not parse");
+    }
+    MoveCrmPart(only_crm, account.head_);
+  } else if (HasCrmPart(account.head_)) {
+    // A head stored with its CRM part inside: the next commit stores them apart.
+    account.head_dirty_ = true;
+    account.crm_dirty_ = true;
   }
   if (contacts != nullptr) {
     // Parsed when first read (see the class comment). A head stored with contacts inside as
@@ -77,9 +126,22 @@ std::string Account::SerializeContacts() const {
   return bytes;
 }
 
+std::string Account::SerializeHead(std::string* crm) const {
+  AccountHead only_crm;
+  MoveCrmPart(head_, only_crm);
+  std::string bytes = head_.SerializeAsString();
+  if (crm != nullptr) *crm = only_crm.SerializeAsString();
+  MoveCrmPart(only_crm, head_);
+  return bytes;
+}
+
 std::vector<StoredPart> Account::TakeChanges() {
   std::vector<StoredPart> changes;
-  if (head_dirty_) changes.push_back({StoredPart::Kind::kHead, 0, head_.SerializeAsString()});
+  if (head_dirty_ || crm_dirty_) {
+    std::string crm;
+    changes.push_back({StoredPart::Kind::kHead, 0, SerializeHead(crm_dirty_ ? &crm : nullptr)});
+    if (crm_dirty_) changes.push_back({StoredPart::Kind::kCrm, 0, std::move(crm)});
+  }
   if (contacts_dirty_ && !contacts_corrupt_) {
     changes.push_back({StoredPart::Kind::kContacts, 0, SerializeContacts()});
   }
@@ -93,6 +155,7 @@ std::vector<StoredPart> Account::TakeChanges() {
     }
   }
   head_dirty_ = false;
+  crm_dirty_ = false;
   contacts_dirty_ = false;
   dirty_days_.clear();
   dropped_days_.clear();
@@ -101,8 +164,10 @@ std::vector<StoredPart> Account::TakeChanges() {
 
 std::vector<StoredPart> Account::Parts(size_t& bytes) const {
   std::vector<StoredPart> parts;
-  parts.reserve(2 + days_.size());
-  parts.push_back({StoredPart::Kind::kHead, 0, head_.SerializeAsString()});
+  parts.reserve(3 + days_.size());
+  std::string crm;
+  parts.push_back({StoredPart::Kind::kHead, 0, SerializeHead(&crm)});
+  if (!crm.empty()) parts.push_back({StoredPart::Kind::kCrm, 0, std::move(crm)});
   if (!stored_contacts_.empty()) {
     parts.push_back({StoredPart::Kind::kContacts, 0, stored_contacts_});
   } else if (!contacts_.empty()) {

@@ -80,7 +80,7 @@ void ApplyEngagement(const EngagementEvent& e, uint64_t id_hash, Account& accoun
 }
 
 void ApplyCrm(const CrmEvent& e, Account& account) {
-  AccountHead& state = account.mutable_head();
+  AccountHead& state = account.mutable_crm();
   const int64_t t_ms = Millis(ToTime(e.event_time()));
   switch (e.payload_case()) {
     case CrmEvent::kAccountUpsert:
@@ -958,7 +958,7 @@ absl::StatusOr<Effects> Engine::Apply(const InputEvent& event, Account& account,
   } else {
     const auto& crm = std::get<CrmEvent>(event);
     ApplyCrm(crm, account);
-    AccountHead& head = account.mutable_head();
+    AccountHead& head = account.mutable_crm();
     if (crm.has_handoff_disposition()) ApplyDisposition(ctx, crm.handoff_disposition(), t_ms);
     if (crm.has_sales_activity()) ApplyFollowUp(ctx, crm.sales_activity(), t_ms);
     if (crm.has_outreach_plan()) ApplyOutreach(ctx, crm.outreach_plan(), t_ms);

@@ -1,6 +1,9 @@
 #include "baton/core/engine.h"
 
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "baton/core/account.h"
@@ -20,6 +23,35 @@ using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 const absl::Time kStart = absl::FromUnixSeconds(1793000000);  // 2026-10-26
+
+// StoredAccount keeps one account's stored parts as the processor does: each commit writes or
+// deletes the parts that changed.
+class StoredAccount {
+ public:
+  std::vector<StoredPart> Commit(Account& account) {
+    std::vector<StoredPart> changes = account.TakeChanges();
+    for (const StoredPart& p : changes) {
+      if (p.value.has_value()) {
+        parts_[{p.kind, p.day}] = *p.value;
+      } else {
+        parts_.erase({p.kind, p.day});
+      }
+    }
+    return changes;
+  }
+  const std::string* Find(StoredPart::Kind kind) const {
+    auto it = parts_.find({kind, 0});
+    return it == parts_.end() ? nullptr : &it->second;
+  }
+  absl::StatusOr<Account> Restore() const {
+    std::vector<StoredPart> parts;
+    for (const auto& [id, value] : parts_) parts.push_back({id.first, id.second, value});
+    return Account::Restore(parts);
+  }
+
+ private:
+  std::map<std::pair<StoredPart::Kind, int64_t>, std::string> parts_;
+};
 
 class EngineTest : public ::testing::Test {
  protected:
@@ -349,29 +381,86 @@ TEST_F(EngineTest, ContactsAreStoredApartAndWrittenOnlyWhenTheyChange) {
   Upsert(baton::v1::TIER_1);
   Contact("c-1", baton::v1::CHAMPION);
   Contact("c-2", baton::v1::FINANCE);
-  std::map<StoredPart::Kind, std::string> stored;
-  for (StoredPart& p : state_.TakeChanges()) {
-    if (p.kind != StoredPart::Kind::kDay) stored[p.kind] = *p.value;
-  }
-  ASSERT_TRUE(stored.contains(StoredPart::Kind::kContacts));
+  StoredAccount stored;
+  stored.Commit(state_);
+  ASSERT_NE(stored.Find(StoredPart::Kind::kContacts), nullptr);
   baton::internal::v1::AccountHead head;
-  ASSERT_TRUE(head.ParseFromString(stored[StoredPart::Kind::kHead]));
+  ASSERT_TRUE(head.ParseFromString(*stored.Find(StoredPart::Kind::kHead)));
   EXPECT_EQ(head.contacts_size(), 0);  // not stored twice
 
   Open();  // engagement changes the head and a day, not the contacts
-  for (const StoredPart& p : state_.TakeChanges()) {
-    EXPECT_NE(p.kind, StoredPart::Kind::kContacts);
-    if (p.kind == StoredPart::Kind::kHead) stored[p.kind] = *p.value;
-  }
-  absl::StatusOr<Account> restored =
-      Account::Restore({{StoredPart::Kind::kContacts, 0, stored[StoredPart::Kind::kContacts]},
-                        {StoredPart::Kind::kHead, 0, stored[StoredPart::Kind::kHead]}});
+  for (const StoredPart& p : stored.Commit(state_)) EXPECT_NE(p.kind, StoredPart::Kind::kContacts);
+  absl::StatusOr<Account> restored = stored.Restore();
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(restored->head().SerializeAsString(), state_.head().SerializeAsString());
   ASSERT_EQ(restored->contacts().size(), 2);  // parsed here, on first use
   EXPECT_EQ(restored->contacts().Get(1).contact_id(), "c-2");
   EXPECT_EQ(restored->contacts().Get(1).role(), baton::v1::FINANCE);
   EXPECT_FALSE(restored->dirty());
+}
+
+TEST_F(EngineTest, EngagementRewritesTheHeadWithoutItsCrmPart) {
+  Upsert(baton::v1::TIER_1);
+  Contact("c-1", baton::v1::CHAMPION);
+  StoredAccount stored;
+  stored.Commit(state_);
+  ASSERT_NE(stored.Find(StoredPart::Kind::kCrm), nullptr);
+
+  Open();
+  std::vector<StoredPart> changes = stored.Commit(state_);
+  ASSERT_THAT(changes, SizeIs(2));
+  EXPECT_EQ(changes[0].kind, StoredPart::Kind::kHead);
+  EXPECT_EQ(changes[1].kind, StoredPart::Kind::kDay);
+  baton::internal::v1::AccountHead head;
+  ASSERT_TRUE(head.ParseFromString(*changes[0].value));
+  EXPECT_EQ(head.account_id(), "acme");
+  EXPECT_GT(head.watermark_ms(), 0);
+  EXPECT_FALSE(head.has_profile());
+  EXPECT_THAT(head.crm_seen(), IsEmpty());
+  // The head in memory keeps its CRM part.
+  EXPECT_EQ(state_.head().profile().name(), "Acme Corp");
+  EXPECT_THAT(state_.head().crm_seen(), SizeIs(2));
+
+  absl::StatusOr<Account> restored = stored.Restore();
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->head().SerializeAsString(), state_.head().SerializeAsString());
+  EXPECT_FALSE(restored->dirty());
+}
+
+TEST_F(EngineTest, EveryChangeToTheCrmPartIsStored) {
+  StoredAccount stored;
+  auto restores_as_is = [&] {
+    stored.Commit(state_);
+    absl::StatusOr<Account> restored = stored.Restore();
+    return restored.ok() &&
+           restored->head().SerializeAsString() == state_.head().SerializeAsString();
+  };
+  Upsert(baton::v1::TIER_2);
+  EXPECT_TRUE(restores_as_is());
+  baton::v1::CrmEvent deal = Crm();
+  deal.mutable_deal_stage_change()->set_deal_id("deal-1");
+  deal.mutable_deal_stage_change()->set_account_id("acme");
+  deal.mutable_deal_stage_change()->set_stage("Negotiation");
+  deal.mutable_deal_stage_change()->set_amount_minor(125'000'00);
+  deal.mutable_deal_stage_change()->set_currency("EUR");
+  clock_.Advance(absl::Minutes(1));
+  deal.set_event_id(NextId());
+  *deal.mutable_event_time() = ToTimestamp(clock_.Now());
+  MustApply(deal);
+  ASSERT_EQ(state_.head().last_deal_currency(), "EUR");
+  EXPECT_TRUE(restores_as_is());
+  clock_.Advance(absl::Minutes(1));
+  Upsert(baton::v1::TIER_1, "ae-2");  // a later upsert: the deal's stage stands
+  ASSERT_EQ(state_.head().profile().owners().ae_id(), "ae-2");
+  EXPECT_TRUE(restores_as_is());
+  baton::v1::CrmEvent call = Crm();
+  call.mutable_sales_activity()->set_account_id("acme");
+  call.mutable_sales_activity()->set_kind(baton::v1::CALL);
+  MustApply(call);
+  EXPECT_TRUE(restores_as_is());
+  Open();
+  EXPECT_TRUE(restores_as_is());
+  ASSERT_THAT(state_.head().crm_seen(), SizeIs(4));
 }
 
 TEST_F(EngineTest, StoredContactsThatDoNotParseReadAsCorruptAndAreNeverOverwritten) {
@@ -396,11 +485,11 @@ TEST_F(EngineTest, StoredContactsThatDoNotParseReadAsCorruptAndAreNeverOverwritt
   }
 }
 
-TEST_F(EngineTest, AHeadStoredWithItsContactsInsideRestoresAndStoresThemApartNextCommit) {
+TEST_F(EngineTest, AHeadStoredWholeRestoresAndStoresItsPartsApartNextCommit) {
   Upsert(baton::v1::TIER_1);
   Contact("c-1", baton::v1::CHAMPION);
   state_.TakeChanges();
-  // The layout before contacts were stored apart: one head holding everything.
+  // The layout before the contacts and the CRM part were stored apart: one head holding all.
   baton::internal::v1::AccountHead whole = state_.head();
   *whole.mutable_contacts() = state_.contacts();
   absl::StatusOr<Account> restored =
@@ -409,10 +498,40 @@ TEST_F(EngineTest, AHeadStoredWithItsContactsInsideRestoresAndStoresThemApartNex
   ASSERT_EQ(restored->contacts().size(), 1);
   EXPECT_EQ(restored->contacts().Get(0).contact_id(), "c-1");
   EXPECT_EQ(restored->head().contacts_size(), 0);
+  EXPECT_EQ(restored->head().profile().name(), "Acme Corp");
   ASSERT_TRUE(restored->dirty());
-  std::vector<StoredPart> changes = restored->TakeChanges();
-  ASSERT_THAT(changes, SizeIs(1));
-  EXPECT_EQ(changes[0].kind, StoredPart::Kind::kContacts);
+  StoredAccount stored;
+  std::vector<StoredPart> changes = stored.Commit(*restored);
+  ASSERT_THAT(changes, SizeIs(3));
+  EXPECT_EQ(changes[0].kind, StoredPart::Kind::kHead);
+  EXPECT_EQ(changes[1].kind, StoredPart::Kind::kCrm);
+  EXPECT_EQ(changes[2].kind, StoredPart::Kind::kContacts);
+  baton::internal::v1::AccountHead head;
+  ASSERT_TRUE(head.ParseFromString(*changes[0].value));
+  EXPECT_FALSE(head.has_profile());
+  absl::StatusOr<Account> again = stored.Restore();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->head().SerializeAsString(), state_.head().SerializeAsString());
+}
+
+TEST_F(EngineTest, TheCrmRecordWinsOverAnOlderCopyInTheHead) {
+  Upsert(baton::v1::TIER_2);
+  baton::internal::v1::AccountHead old_whole = state_.head();
+  state_.TakeChanges();
+  clock_.Advance(absl::Minutes(1));
+  Upsert(baton::v1::TIER_1, "ae-2");
+  std::string crm;
+  for (StoredPart& p : state_.TakeChanges()) {
+    if (p.kind == StoredPart::Kind::kCrm) crm = *p.value;
+  }
+  ASSERT_FALSE(crm.empty());
+  absl::StatusOr<Account> restored =
+      Account::Restore({{StoredPart::Kind::kHead, 0, old_whole.SerializeAsString()},
+                        {StoredPart::Kind::kCrm, 0, crm}});
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->head().profile().tier(), baton::v1::TIER_1);
+  EXPECT_EQ(restored->head().profile().owners().ae_id(), "ae-2");
+  EXPECT_THAT(restored->head().crm_seen(), SizeIs(2));
 }
 
 TEST_F(EngineTest, DaysPastTheRetentionAreDeletedAndTheAccountRestoresFromItsParts) {

@@ -99,6 +99,7 @@ namespace {
 
 std::string PartSuffix(const core::StoredPart& part) {
   if (part.kind == core::StoredPart::Kind::kHead) return "h";
+  if (part.kind == core::StoredPart::Kind::kCrm) return "p";
   if (part.kind == core::StoredPart::Kind::kContacts) return "c";
   std::string suffix = "d";
   AppendBigEndian64(suffix, static_cast<uint64_t>(part.day));
@@ -107,6 +108,7 @@ std::string PartSuffix(const core::StoredPart& part) {
 
 absl::StatusOr<core::StoredPart> ParsePart(absl::string_view suffix, std::string value) {
   if (suffix == "h") return core::StoredPart{core::StoredPart::Kind::kHead, 0, std::move(value)};
+  if (suffix == "p") return core::StoredPart{core::StoredPart::Kind::kCrm, 0, std::move(value)};
   if (suffix == "c") {
     return core::StoredPart{core::StoredPart::Kind::kContacts, 0, std::move(value)};
   }

@@ -389,8 +389,8 @@ TEST_F(ProcessorTest, ACrashAfterPublishingIsCaughtUpFromTheChangelogTailNotRepl
   EXPECT_THAT(*processor_->ResumeOffset({"abm.engagement.v1", 2}), Optional(5));
   EXPECT_THAT(*processor_->ResumeOffset({"abm.crm.v1", 2}), Optional(2));
   baton::internal::v1::AccountHead head;
-  ASSERT_TRUE(head.ParseFromString(store_.accounts.at(AccountKey(2, "acme") + "h")));
-  EXPECT_EQ(head.profile().tier(), baton::v1::TIER_2);
+  ASSERT_TRUE(head.ParseFromString(store_.accounts.at(AccountKey(2, "acme") + "p")));
+  EXPECT_EQ(head.profile().tier(), baton::v1::TIER_2);  // the CRM part of the head
 }
 
 TEST_F(ProcessorTest, StateSurvivesARestartAndDoesNotHandOffTwice) {

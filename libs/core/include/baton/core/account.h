@@ -1,13 +1,15 @@
 // Account: one account's state as the engine works on it.
 //
-// The state is split for storage: a small head (profile, contacts, handoffs, watermark, …) and
-// one chunk of engagement records per UTC day of event time. The account tracks what changed
-// since its last commit, so a commit rewrites the head and the days that changed — usually
-// today — instead of the account's whole history, and old days are deleted whole.
+// The state is split for storage: a small head (handoffs, touches, watermark, …), the CRM's
+// part of the head (profile, deal, de-duplication ids), the contacts, and one chunk of engagement
+// records per UTC day of event time. The account tracks what changed since its last commit, so a
+// commit rewrites the head and the days that changed — usually today — instead of the account's
+// whole history, and old days are deleted whole.
 //
 // Rationale: a busy account holds thousands of engagement records within the retention window;
 // rewriting them all on every commit made commits cost O(state) per account instead of O(new
-// events).
+// events). The CRM's part is most of the head's bytes and only CRM events change it, so an
+// engagement event rewrites a few dozen bytes of head instead of a few hundred.
 //
 // The contacts are kept apart from the head, in memory too, and an account read from the store
 // keeps their stored record unparsed until they are first read: most events (and rules without
@@ -30,14 +32,15 @@
 
 namespace baton::core {
 
-// StoredPart is one stored piece of an account: its head, its contacts, or one day of
-// engagement.
+// StoredPart is one stored piece of an account: its head, its CRM part, its contacts, or one
+// day of engagement.
 struct StoredPart {
-  enum class Kind { kHead, kContacts, kDay };
+  enum class Kind { kHead, kCrm, kContacts, kDay };
   Kind kind = Kind::kHead;
   int64_t day = 0;  // for kDay
-  // The serialized AccountHead (without its contacts), AccountHead (with only its contacts) or
-  // EngagementDay; nullopt means "delete this part".
+  // The serialized AccountHead without its CRM part and contacts (kHead), AccountHead with only
+  // its CRM part (kCrm: the fields Account::mutable_crm names) or only its contacts (kContacts),
+  // or EngagementDay; nullopt means "delete this part".
   std::optional<std::string> value;
 };
 
@@ -55,16 +58,25 @@ class Account {
   // (contacts not yet parsed are passed on as read). The sum of their value sizes is `bytes`.
   std::vector<StoredPart> Parts(size_t& bytes) const;
   bool dirty() const {
-    return head_dirty_ || contacts_dirty_ || !dirty_days_.empty() || !dropped_days_.empty();
+    return head_dirty_ || crm_dirty_ || contacts_dirty_ || !dirty_days_.empty() ||
+           !dropped_days_.empty();
   }
 
-  // The head without its contacts (its contacts field stays empty): read them with contacts().
+  // The head, its CRM part included, without its contacts (its contacts field stays empty):
+  // read them with contacts().
   const baton::internal::v1::AccountHead& head() const { return head_; }
-  // mutable_head is for everything but the contacts, which are stored apart (they change rarely,
-  // the rest of the head with every event): change them through mutable_contacts only.
+  // mutable_head is for the head apart from its CRM part and contacts, which are stored apart
+  // (they change with CRM events only, the rest of the head with every event).
   baton::internal::v1::AccountHead& mutable_head() {
     head_dirty_ = true;
     return head_;
+  }
+  // mutable_crm is the head, for changes to its CRM part too: profile, profile_time_ms,
+  // stage_time_ms, last_deal_id, last_deal_amount_minor, last_deal_currency and crm_seen. A
+  // change to one of those made through mutable_head is not stored.
+  baton::internal::v1::AccountHead& mutable_crm() {
+    crm_dirty_ = true;
+    return mutable_head();
   }
   // The contacts the CRM named, parsed from their stored record on first use. When that record
   // does not parse they read as none and contacts_corrupt() is true; they are then never written.
@@ -112,8 +124,11 @@ class Account {
   void LoadContacts() const;
   // SerializeContacts is the stored contacts record of contacts_.
   std::string SerializeContacts() const;
+  // SerializeHead is the stored head record; with `crm`, also sets it to the stored CRM record.
+  std::string SerializeHead(std::string* crm) const;
 
-  baton::internal::v1::AccountHead head_;
+  // Logically const: SerializeHead moves the CRM part out and back.
+  mutable baton::internal::v1::AccountHead head_;
   // Logically const: contacts() parses stored_contacts_ into contacts_ on first use, and
   // SerializeContacts moves contacts_ out and back.
   mutable google::protobuf::RepeatedPtrField<baton::internal::v1::ContactState> contacts_;
@@ -124,6 +139,7 @@ class Account {
   absl::flat_hash_set<uint64_t> engagement_ids_;
   int record_count_ = 0;
   bool head_dirty_ = false;
+  bool crm_dirty_ = false;
   bool contacts_dirty_ = false;
   absl::flat_hash_set<int64_t> dirty_days_;
   std::vector<int64_t> dropped_days_;

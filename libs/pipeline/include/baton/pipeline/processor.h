@@ -102,8 +102,9 @@ struct ChangelogRecord {
 };
 
 // AccountKey is the key prefix of an account's stored records: the partition (4 bytes,
-// big-endian), the account id, and a NUL. Each record adds a suffix: "h" for the head, "c" for
-// the contacts, "d" and the day (8 bytes, big-endian) for a day of engagement.
+// big-endian), the account id, and a NUL. Each record adds a suffix: "h" for the head, "p" for
+// its CRM part, "c" for the contacts, "d" and the day (8 bytes, big-endian) for a day of
+// engagement.
 std::string AccountKey(int32_t partition, absl::string_view account_id);
 // TimerKey is an account's entry in its partition's timer index: the partition, "\x01t" (no
 // account id starts with a control character), the due time (ms, 8 bytes, big-endian) and the
