@@ -569,6 +569,8 @@ int Latency(LatencyFlags f) {
   std::uniform_int_distribution<int> filler_account(0, f.filler_accounts - 1);
   double max_behind_s = 0;
   const Clock::time_point t0 = Clock::now();
+  // The run's start on the wall clock, to line the samples up with logs.
+  const int64_t t0_unix_ms = absl::ToUnixMillis(absl::Now());
   for (int64_t i = 0; i < n; ++i) {
     const auto due = t0 + std::chrono::duration_cast<Clock::duration>(period * i);
     Clock::time_point now = Clock::now();
@@ -653,10 +655,12 @@ int Latency(LatencyFlags f) {
           "{\"benchmark\": \"latency\", \"target_rate\": %.0f, \"offered_rate\": %.0f, "
           "\"seconds\": %.3f, \"events\": %lld, \"max_behind_schedule_ms\": %.3f, \"probes\": %d, "
           "\"received\": %d, \"leads_read\": %lld, \"p50_ms\": %.3f, \"p90_ms\": %.3f, "
-          "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"mean_ms\": %.3f}",
+          "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"mean_ms\": %.3f, "
+          "\"start_unix_ms\": %lld}",
           f.rate, offered_rate, offered_s, static_cast<long long>(n), max_behind_s * 1000, f.probes,
           matched, static_cast<long long>(reader.leads()), Percentile(ms, 0.5), Percentile(ms, 0.9),
-          Percentile(ms, 0.99), Percentile(ms, 0.999), ms.empty() ? 0 : ms.back(), mean));
+          Percentile(ms, 0.99), Percentile(ms, 0.999), ms.empty() ? 0 : ms.back(), mean,
+          static_cast<long long>(t0_unix_ms)));
   return matched == f.probes ? 0 : 2;
 }
 
