@@ -119,7 +119,9 @@ int main(int argc, char** argv) {
         first_due + absl::Seconds(spread_s * static_cast<double>(i) / static_cast<double>(timers)));
     baton::internal::v1::AccountHead head;
     head.set_account_id(id);
-    auto* profile = head.mutable_profile();
+    // The CRM part of the head (the profile) is a record of its own, as Baton stores it.
+    baton::internal::v1::AccountHead crm;
+    auto* profile = crm.mutable_profile();
     profile->set_account_id(id);
     profile->set_name(absl::StrCat("Account ", i));
     profile->set_tier(baton::v1::TIER_1);
@@ -141,6 +143,7 @@ int main(int argc, char** argv) {
     *sla->mutable_policy() = rules->file().sla().policies(0);
     head.set_timer_due_ms(due);
     batch.writes.emplace_back(pipeline::AccountKey(partition, id) + "h", head.SerializeAsString());
+    batch.writes.emplace_back(pipeline::AccountKey(partition, id) + "p", crm.SerializeAsString());
     batch.writes.emplace_back(pipeline::TimerKey(partition, due, id), std::string());
     if (batch.writes.size() >= 100'000) {
       if (!(*store)->Commit(batch).ok()) return 1;
