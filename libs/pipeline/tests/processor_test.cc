@@ -393,6 +393,34 @@ TEST_F(ProcessorTest, ACrashAfterPublishingIsCaughtUpFromTheChangelogTailNotRepl
   EXPECT_EQ(head.profile().tier(), baton::v1::TIER_2);  // the CRM part of the head
 }
 
+TEST_F(ProcessorTest, AHeadStoredWithItsCrmPartInsideRoutesByItAndIsStoredSplit) {
+  Account();
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  // The layout of an earlier Baton: the profile inside the head, no CRM record.
+  const std::string key = AccountKey(2, "acme");
+  baton::internal::v1::AccountHead whole;
+  ASSERT_TRUE(whole.ParseFromString(store_.accounts.at(key + "h")));
+  ASSERT_FALSE(whole.has_profile());
+  ASSERT_TRUE(whole.MergeFromString(store_.accounts.at(key + "p")));
+  store_.accounts[key + "h"] = whole.SerializeAsString();
+  store_.accounts.erase(key + "p");
+
+  processor_ = MakeProcessor();  // a newer Baton on the older data directory
+  QualifyingEngagement();
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  ASSERT_THAT(sink_.Ids(OutboundRecord::Topic::kRoutedLeads), SizeIs(1));
+  baton::v1::RoutedLead lead;
+  ASSERT_TRUE(lead.ParseFromString(sink_.published[0].value));
+  EXPECT_EQ(lead.assignee_id(), "ae-1");  // the owner from the profile in the head
+  baton::internal::v1::AccountHead head, crm;
+  ASSERT_TRUE(head.ParseFromString(store_.accounts.at(key + "h")));
+  ASSERT_TRUE(crm.ParseFromString(store_.accounts.at(key + "p")));
+  EXPECT_FALSE(head.has_profile());
+  EXPECT_THAT(head.crm_seen(), IsEmpty());
+  EXPECT_EQ(crm.profile().owners().ae_id(), "ae-1");
+  EXPECT_THAT(crm.crm_seen(), SizeIs(1));
+}
+
 TEST_F(ProcessorTest, StateSurvivesARestartAndDoesNotHandOffTwice) {
   Account();
   QualifyingEngagement();
