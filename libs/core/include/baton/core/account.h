@@ -65,8 +65,9 @@ class Account {
   // The head, its CRM part included, without its contacts (its contacts field stays empty):
   // read them with contacts().
   const baton::internal::v1::AccountHead& head() const { return head_; }
-  // mutable_head is for the head apart from its CRM part and contacts, which are stored apart
-  // (they change with CRM events only, the rest of the head with every event).
+  // mutable_head is for the head apart from its CRM part (change that through mutable_crm) and
+  // its contacts (through mutable_contacts): those are stored apart, since only CRM events change
+  // them and the rest of the head changes with every event.
   baton::internal::v1::AccountHead& mutable_head() {
     head_dirty_ = true;
     return head_;
