@@ -36,10 +36,13 @@ void MoveCrmPart(AccountHead& from, AccountHead& to) {
   from.clear_crm_seen();
 }
 
-bool HasCrmPart(const AccountHead& head) {
-  return head.has_profile() || head.profile_time_ms() != 0 || head.stage_time_ms() != 0 ||
-         !head.last_deal_id().empty() || head.last_deal_amount_minor() != 0 ||
-         !head.last_deal_currency().empty() || !head.crm_seen().empty();
+// HasCrmPart: whether any of the fields MoveCrmPart moves is set.
+bool HasCrmPart(AccountHead& head) {
+  AccountHead only_crm;
+  MoveCrmPart(head, only_crm);
+  const bool has = only_crm.ByteSizeLong() > 0;
+  MoveCrmPart(only_crm, head);
+  return has;
 }
 
 }  // namespace
@@ -137,7 +140,7 @@ std::string Account::SerializeHead(std::string* crm) const {
 
 std::vector<StoredPart> Account::TakeChanges() {
   std::vector<StoredPart> changes;
-  if (head_dirty_ || crm_dirty_) {
+  if (head_dirty_) {  // mutable_crm marks the head too
     std::string crm;
     changes.push_back({StoredPart::Kind::kHead, 0, SerializeHead(crm_dirty_ ? &crm : nullptr)});
     if (crm_dirty_) changes.push_back({StoredPart::Kind::kCrm, 0, std::move(crm)});

@@ -58,8 +58,7 @@ class Account {
   // (contacts not yet parsed are passed on as read). The sum of their value sizes is `bytes`.
   std::vector<StoredPart> Parts(size_t& bytes) const;
   bool dirty() const {
-    return head_dirty_ || crm_dirty_ || contacts_dirty_ || !dirty_days_.empty() ||
-           !dropped_days_.empty();
+    return head_dirty_ || contacts_dirty_ || !dirty_days_.empty() || !dropped_days_.empty();
   }
 
   // The head, its CRM part included, without its contacts (its contacts field stays empty):
@@ -140,7 +139,7 @@ class Account {
   absl::flat_hash_set<uint64_t> engagement_ids_;
   int record_count_ = 0;
   bool head_dirty_ = false;
-  bool crm_dirty_ = false;
+  bool crm_dirty_ = false;  // implies head_dirty_
   bool contacts_dirty_ = false;
   absl::flat_hash_set<int64_t> dirty_days_;
   std::vector<int64_t> dropped_days_;
