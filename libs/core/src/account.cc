@@ -72,15 +72,16 @@ absl::StatusOr<Account> Account::Restore(const std::vector<StoredPart>& parts) {
       contacts = &*part.value;
       continue;
     }
-    baton::internal::v1::EngagementDay day;
-    if (!day.ParseFromString(*part.value)) {
+    std::optional<EngagementDay> day = EngagementDay::Parse(*part.value);
+    if (!day.has_value()) {
       return absl::DataLossError(
           absl::StrCat("stored engagement of day ", part.day, " does not parse"));
     }
-    for (const auto& r : day.records())
-      account.engagement_ids_.insert(StableHash64({r.event_id()}));
-    account.record_count_ += day.records_size();
-    account.days_.emplace(part.day, std::move(day));
+    for (int i = 0; i < day->size(); ++i) {
+      account.engagement_ids_.insert(StableHash64({day->at(i).event_id()}));
+    }
+    account.record_count_ += day->size();
+    account.days_.emplace(part.day, *std::move(day));
   }
   if (crm != nullptr) {
     // A head stored with its CRM part inside as well (written before the CRM record) holds an
@@ -154,7 +155,7 @@ std::vector<StoredPart> Account::TakeChanges() {
   for (int64_t day : dirty_days_) {
     auto it = days_.find(day);
     if (it != days_.end()) {
-      changes.push_back({StoredPart::Kind::kDay, day, it->second.SerializeAsString()});
+      changes.push_back({StoredPart::Kind::kDay, day, it->second.bytes()});
     }
   }
   head_dirty_ = false;
@@ -177,39 +178,27 @@ std::vector<StoredPart> Account::Parts(size_t& bytes) const {
     parts.push_back({StoredPart::Kind::kContacts, 0, SerializeContacts()});
   }
   for (const auto& [day, records] : days_) {
-    parts.push_back({StoredPart::Kind::kDay, day, records.SerializeAsString()});
+    parts.push_back({StoredPart::Kind::kDay, day, records.bytes()});
   }
   bytes = 0;
   for (const StoredPart& part : parts) bytes += part.value->size();
   return parts;
 }
 
-void Account::AddEngagement(baton::internal::v1::EngagementRecord record, uint64_t event_id_hash) {
-  const int64_t day_number = DayOf(record.time_ms());
+void Account::AddEngagement(const NewEngagement& record, uint64_t event_id_hash) {
+  const int64_t day_number = DayOf(record.time_ms);
   engagement_ids_.insert(event_id_hash);
   ++record_count_;
   dirty_days_.insert(day_number);
-  auto& day = days_[day_number];
-  day.set_day(day_number);
-  auto* records = day.mutable_records();
-  // Records are ordered by (time, event id); most arrive in order, so search from the back.
-  int pos = records->size();
-  while (pos > 0) {
-    const auto& prev = records->Get(pos - 1);
-    if (prev.time_ms() < record.time_ms() ||
-        (prev.time_ms() == record.time_ms() && prev.event_id() <= record.event_id())) {
-      break;
-    }
-    --pos;
-  }
-  records->Add(std::move(record));
-  for (int i = records->size() - 1; i > pos; --i) records->SwapElements(i, i - 1);
+  days_.try_emplace(day_number, day_number).first->second.Add(record);
 }
 
 void Account::DropEngagementUpTo(int64_t horizon_ms, int max_records) {
-  auto drop_day = [this](std::map<int64_t, baton::internal::v1::EngagementDay>::iterator it) {
-    for (const auto& r : it->second.records()) engagement_ids_.erase(StableHash64({r.event_id()}));
-    record_count_ -= it->second.records_size();
+  auto drop_day = [this](std::map<int64_t, EngagementDay>::iterator it) {
+    const EngagementDay& day = it->second;
+    for (int i = 0; i < day.size(); ++i)
+      engagement_ids_.erase(StableHash64({day.at(i).event_id()}));
+    record_count_ -= day.size();
     dropped_days_.push_back(it->first);
     dirty_days_.erase(it->first);
     return days_.erase(it);

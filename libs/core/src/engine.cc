@@ -26,7 +26,6 @@ namespace {
 
 using baton::internal::v1::AccountHead;
 using baton::internal::v1::ContactState;
-using baton::internal::v1::EngagementRecord;
 using baton::internal::v1::HandoffRecord;
 using baton::v1::CrmEvent;
 using baton::v1::EngagementEvent;
@@ -62,19 +61,19 @@ void ApplyEngagement(const EngagementEvent& e, uint64_t id_hash, Account& accoun
     effects.late = true;
     return;
   }
-  EngagementRecord record;
-  record.set_event_id(e.event_id());
-  record.set_type(e.type());
-  record.set_time_ms(t_ms);
-  record.set_contact_id(ContactKey(e, account));
-  record.set_url(e.url());
-  record.set_campaign_id(e.campaign_id());
-  record.set_content_id(e.content_id());
-  record.set_pricing_page(e.type() == baton::v1::PAGE_VISIT && IsPricingPage(e.url()));
-  record.set_matched_by(e.matched_by() == baton::v1::MATCH_METHOD_UNSPECIFIED
-                            ? baton::v1::ACCOUNT_ID
-                            : e.matched_by());
-  account.AddEngagement(std::move(record), id_hash);
+  const std::string contact = ContactKey(e, account);
+  NewEngagement record;
+  record.event_id = e.event_id();
+  record.type = e.type();
+  record.time_ms = t_ms;
+  record.contact_id = contact;
+  record.url = e.url();
+  record.campaign_id = e.campaign_id();
+  record.content_id = e.content_id();
+  record.pricing_page = e.type() == baton::v1::PAGE_VISIT && IsPricingPage(e.url());
+  record.matched_by = e.matched_by() == baton::v1::MATCH_METHOD_UNSPECIFIED ? baton::v1::ACCOUNT_ID
+                                                                            : e.matched_by();
+  account.AddEngagement(record, id_hash);
   AccountHead& head = account.mutable_head();
   head.set_last_marketing_touch_ms(std::max(head.last_marketing_touch_ms(), t_ms));
 }
@@ -147,15 +146,15 @@ void ApplyCrm(const CrmEvent& e, Account& account) {
   }
 }
 
-baton::v1::TriggerEvent ToTrigger(const EngagementRecord& r) {
+baton::v1::TriggerEvent ToTrigger(Engagement r) {
   baton::v1::TriggerEvent t;
-  t.set_event_id(r.event_id());
+  t.set_event_id(std::string(r.event_id()));
   t.set_type(r.type());
   *t.mutable_event_time() = MillisToTimestamp(r.time_ms());
-  t.set_contact_id(r.contact_id());
-  t.set_url(r.url());
-  t.set_campaign_id(r.campaign_id());
-  t.set_content_id(r.content_id());
+  t.set_contact_id(std::string(r.contact_id()));
+  t.set_url(std::string(r.url()));
+  t.set_campaign_id(std::string(r.campaign_id()));
+  t.set_content_id(std::string(r.content_id()));
   t.set_matched_by(r.matched_by());
   return t;
 }
@@ -170,7 +169,7 @@ baton::v1::EngagementSummary Summarize(const Account& account, absl::Duration wi
   std::set<absl::string_view> contacts;
   std::set<int> roles;
   std::map<int, std::pair<int64_t, std::set<absl::string_view>>> role_engagement;
-  account.ForEachRecord(lower, now, [&](const EngagementRecord& r) {
+  account.ForEachRecord(lower, now, [&](Engagement r) {
     switch (r.type()) {
       case baton::v1::EMAIL_OPEN:
         s.set_email_opens(s.email_opens() + 1);
@@ -474,7 +473,7 @@ void Handoff(Ctx& ctx, const baton::config::v1::Rule& rule, const RuleMatch& mat
   lead.set_rule_version(rules.version());
   lead.set_qualification_level(rule.level());
   lead.set_reason(reason);
-  for (const EngagementRecord* r : match.triggers) *lead.add_trigger_events() = ToTrigger(*r);
+  for (Engagement r : match.triggers) *lead.add_trigger_events() = ToTrigger(r);
   auto* contact = lead.mutable_contact();
   contact->set_contact_id(match.contact);
   if (const ContactState* c = FindContact(ctx.account, match.contact)) {

@@ -22,7 +22,6 @@ using baton::config::v1::Condition;
 using baton::config::v1::Count;
 using baton::config::v1::Rule;
 using baton::config::v1::RuleFile;
-using baton::internal::v1::EngagementRecord;
 
 const absl::Duration kDay = absl::Hours(24);
 const absl::Duration kMaxWindow = absl::Hours(24 * 90);
@@ -71,7 +70,7 @@ std::string CountPhrase(const Count& c, bool plural) {
   return phrase;
 }
 
-bool Matches(const Count& c, const EngagementRecord& r) {
+bool Matches(const Count& c, Engagement r) {
   if (r.type() != c.type()) return false;
   if (!c.url_segment().empty() && !HasPathSegment(r.url(), c.url_segment())) return false;
   if (!c.campaign().empty() && r.campaign_id() != c.campaign()) return false;
@@ -206,17 +205,17 @@ bool HoldsCount(const Count& c, const Context& ctx, RuleMatch* match) {
   const absl::Duration within = ToDuration(c.within());
   match->summary_window = std::max(match->summary_window, within);
   if (c.per() == baton::config::v1::CONTACT) {
-    std::map<absl::string_view, std::vector<const EngagementRecord*>> by_contact;
-    ctx.account.ForEachRecord(from, ctx.now_ms, [&](const EngagementRecord& r) {
-      if (!r.contact_id().empty() && Matches(c, r)) by_contact[r.contact_id()].push_back(&r);
+    std::map<absl::string_view, std::vector<Engagement>> by_contact;
+    ctx.account.ForEachRecord(from, ctx.now_ms, [&](Engagement r) {
+      if (!r.contact_id().empty() && Matches(c, r)) by_contact[r.contact_id()].push_back(r);
     });
     // The contact with the most wins; ties go to the most recent, then the smaller id.
-    const std::vector<const EngagementRecord*>* best = nullptr;
+    const std::vector<Engagement>* best = nullptr;
     absl::string_view best_contact;
     for (const auto& [contact, records] : by_contact) {
       if (static_cast<int>(records.size()) < c.at_least()) continue;
       if (best == nullptr || records.size() > best->size() ||
-          (records.size() == best->size() && records.back()->time_ms() > best->back()->time_ms())) {
+          (records.size() == best->size() && records.back().time_ms() > best->back().time_ms())) {
         best = &records;
         best_contact = contact;
       }
@@ -229,15 +228,15 @@ bool HoldsCount(const Count& c, const Context& ctx, RuleMatch* match) {
     if (match->contact.empty()) match->contact = std::string(best_contact);
     return true;
   }
-  std::vector<const EngagementRecord*> found;
-  ctx.account.ForEachRecord(from, ctx.now_ms, [&](const EngagementRecord& r) {
-    if (Matches(c, r)) found.push_back(&r);
+  std::vector<Engagement> found;
+  ctx.account.ForEachRecord(from, ctx.now_ms, [&](Engagement r) {
+    if (Matches(c, r)) found.push_back(r);
   });
   if (static_cast<int>(found.size()) < c.at_least()) return false;
   if (c.at_least() == 1) {
-    const EngagementRecord* latest = found.back();
+    const Engagement latest = found.back();
     match->facts.push_back(absl::StrCat(CountPhrase(c, false), " ",
-                                        Ago(absl::Milliseconds(ctx.now_ms - latest->time_ms()))));
+                                        Ago(absl::Milliseconds(ctx.now_ms - latest.time_ms()))));
     match->triggers.push_back(latest);
   } else {
     match->facts.push_back(
@@ -254,7 +253,7 @@ bool HoldsCount(const Count& c, const Context& ctx, RuleMatch* match) {
 std::map<int, std::set<absl::string_view>> EngagedRoles(const Context& ctx, int64_t from) {
   std::map<int, std::set<absl::string_view>> roles;
   const auto& contacts = ctx.account.contacts();
-  ctx.account.ForEachRecord(from, ctx.now_ms, [&](const EngagementRecord& r) {
+  ctx.account.ForEachRecord(from, ctx.now_ms, [&](Engagement r) {
     for (const auto& c : contacts) {
       if (c.contact_id() == r.contact_id() &&
           c.role() != baton::v1::BUYING_GROUP_ROLE_UNSPECIFIED) {
@@ -335,7 +334,7 @@ bool Holds(const Condition& c, const Context& ctx, RuleMatch* match) {
     const absl::Duration within = ToDuration(c.distinct_contacts().within());
     absl::flat_hash_set<absl::string_view> contacts;
     ctx.account.ForEachRecord(ctx.now_ms - absl::ToInt64Milliseconds(within), ctx.now_ms,
-                              [&](const EngagementRecord& r) {
+                              [&](Engagement r) {
                                 if (!r.contact_id().empty()) contacts.insert(r.contact_id());
                               });
     if (static_cast<int>(contacts.size()) < c.distinct_contacts().at_least()) return false;
@@ -557,12 +556,11 @@ double RuleSet::Score(const Account& account) const {
   const int64_t now = account.head().watermark_ms();
   const double half_life_ms = static_cast<double>(absl::ToInt64Milliseconds(half_life_));
   double score = 0;
-  account.ForEachRecord(
-      now - absl::ToInt64Milliseconds(retention_), now, [&](const EngagementRecord& r) {
-        const int type = r.type();
-        if (type <= 0 || type >= 16 || points_[type] == 0) return;
-        score += points_[type] * std::exp2(-static_cast<double>(now - r.time_ms()) / half_life_ms);
-      });
+  account.ForEachRecord(now - absl::ToInt64Milliseconds(retention_), now, [&](Engagement r) {
+    const int type = r.type();
+    if (type <= 0 || type >= 16 || points_[type] == 0) return;
+    score += points_[type] * std::exp2(-static_cast<double>(now - r.time_ms()) / half_life_ms);
+  });
   return score;
 }
 
@@ -571,18 +569,17 @@ std::optional<RuleMatch> RuleSet::Evaluate(const Rule& rule, const Account& acco
   Context ctx{*this, account, account.head().watermark_ms()};
   if (!Holds(rule.when(), ctx, &match)) return std::nullopt;
   // A record can satisfy two conditions; list it once, in time order.
-  std::sort(match.triggers.begin(), match.triggers.end(),
-            [](const EngagementRecord* a, const EngagementRecord* b) {
-              if (a->time_ms() != b->time_ms()) return a->time_ms() < b->time_ms();
-              return a->event_id() < b->event_id();
-            });
+  std::sort(match.triggers.begin(), match.triggers.end(), [](Engagement a, Engagement b) {
+    if (a.time_ms() != b.time_ms()) return a.time_ms() < b.time_ms();
+    return a.event_id() < b.event_id();
+  });
   match.triggers.erase(std::unique(match.triggers.begin(), match.triggers.end()),
                        match.triggers.end());
   if (match.contact.empty()) {
     // No per-contact count: the contact behind the most recent trigger.
     for (auto it = match.triggers.rbegin(); it != match.triggers.rend(); ++it) {
-      if (!(*it)->contact_id().empty()) {
-        match.contact = (*it)->contact_id();
+      if (!it->contact_id().empty()) {
+        match.contact = std::string(it->contact_id());
         break;
       }
     }

@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "baton/core/engagement.h"
 #include "baton/internal/v1/state.pb.h"
 
 namespace baton::core {
@@ -92,29 +93,28 @@ class Account {
   bool contacts_corrupt() const { return contacts_corrupt_; }
 
   // Engagement records, by day, each day in time order.
-  const std::map<int64_t, baton::internal::v1::EngagementDay>& days() const { return days_; }
+  const std::map<int64_t, EngagementDay>& days() const { return days_; }
   int record_count() const { return record_count_; }
   bool HasEngagement(uint64_t event_id_hash) const {
     return engagement_ids_.contains(event_id_hash);
   }
 
   // AddEngagement inserts a record at its place in time; `event_id_hash` is
-  // StableHash64({record.event_id()}), which the caller has already computed to check for a
+  // StableHash64({record.event_id}), which the caller has already computed to check for a
   // duplicate.
-  void AddEngagement(baton::internal::v1::EngagementRecord record, uint64_t event_id_hash);
+  void AddEngagement(const NewEngagement& record, uint64_t event_id_hash);
 
   // DropEngagementUpTo deletes every record with time_ms <= horizon_ms (whole days where it
   // can), then, while more than `max_records` remain, the oldest days.
   void DropEngagementUpTo(int64_t horizon_ms, int max_records);
 
-  // ForEachRecord calls f(record) for records with time in (from_ms, to_ms], in time order.
+  // ForEachRecord calls f(Engagement) for records with time in (from_ms, to_ms], in time order.
+  // A record read is valid until the account's engagement next changes.
   template <typename F>
   void ForEachRecord(int64_t from_ms, int64_t to_ms, F&& f) const {
     for (auto it = days_.lower_bound(DayOf(from_ms + 1)); it != days_.end(); ++it) {
       if (it->first > DayOf(to_ms)) break;
-      for (const auto& r : it->second.records()) {
-        if (r.time_ms() > from_ms && r.time_ms() <= to_ms) f(r);
-      }
+      it->second.ForEach(from_ms, to_ms, f);
     }
   }
 
@@ -135,7 +135,7 @@ class Account {
   // The stored contacts record (an AccountHead holding only contacts) not yet parsed.
   mutable std::string stored_contacts_;
   mutable bool contacts_corrupt_ = false;
-  std::map<int64_t, baton::internal::v1::EngagementDay> days_;
+  std::map<int64_t, EngagementDay> days_;
   absl::flat_hash_set<uint64_t> engagement_ids_;
   int record_count_ = 0;
   bool head_dirty_ = false;

@@ -33,7 +33,7 @@ struct RuleIssue {
 // that made it hold, and the contact behind them.
 struct RuleMatch {
   std::vector<std::string> facts;
-  std::vector<const baton::internal::v1::EngagementRecord*> triggers;
+  std::vector<Engagement> triggers;
   std::string contact;
   // The longest window among the rule's conditions (14d when it has none): the lead summarises
   // engagement over it.

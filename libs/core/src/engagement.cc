@@ -1,0 +1,221 @@
+#include "baton/core/engagement.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+
+namespace baton::core {
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+using google::protobuf::io::CodedInputStream;
+using google::protobuf::io::CodedOutputStream;
+
+// Field numbers of baton.internal.v1.EngagementDay and EngagementRecord (state.proto).
+constexpr int kDayNumber = 1;
+constexpr int kDayRecords = 2;
+enum RecordField {
+  kEventId = 1,
+  kType = 2,
+  kTime = 3,
+  kContactId = 4,
+  kUrl = 5,
+  kCampaignId = 6,
+  kContentId = 7,
+  kPricingPage = 8,
+  kMatchedBy = 9,
+};
+
+constexpr uint32_t Tag(int field, WireFormatLite::WireType type) {
+  return static_cast<uint32_t>(field << 3) | type;
+}
+
+// Enums are int32 on the wire: a negative value is sign-extended to ten bytes.
+uint64_t EnumWire(int value) { return static_cast<uint64_t>(static_cast<int64_t>(value)); }
+
+uint8_t Narrow(uint32_t enum_value) { return enum_value <= 255 ? enum_value : 0; }
+
+bool Before(const Engagement::Entry& a, absl::string_view a_id, const Engagement::Entry& b,
+            absl::string_view b_id) {
+  return a.time_ms != b.time_ms ? a.time_ms < b.time_ms : a_id < b_id;
+}
+
+// Writer appends wire bytes to a string it was sized for.
+class Writer {
+ public:
+  explicit Writer(std::string& out, size_t at) : out_(out), at_(at) {}
+
+  void Varint(uint64_t v) {
+    auto* p = reinterpret_cast<uint8_t*>(out_.data() + at_);
+    at_ = CodedOutputStream::WriteVarint64ToArray(v, p) - reinterpret_cast<uint8_t*>(out_.data());
+  }
+  void VarintField(int field, uint64_t v) {
+    if (v == 0) return;
+    Varint(Tag(field, WireFormatLite::WIRETYPE_VARINT));
+    Varint(v);
+  }
+  // Returns where the length is, or 0 for an empty string (not written).
+  uint32_t StringField(int field, absl::string_view s) {
+    if (s.empty()) return 0;
+    Varint(Tag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+    const auto length_at = static_cast<uint32_t>(at_);
+    Varint(s.size());
+    std::memcpy(out_.data() + at_, s.data(), s.size());
+    at_ += s.size();
+    return length_at;
+  }
+  size_t at() const { return at_; }
+
+ private:
+  std::string& out_;
+  size_t at_;
+};
+
+size_t VarintFieldSize(uint64_t v) { return v == 0 ? 0 : 1 + CodedOutputStream::VarintSize64(v); }
+size_t StringFieldSize(absl::string_view s) {
+  return s.empty() ? 0 : 1 + CodedOutputStream::VarintSize64(s.size()) + s.size();
+}
+
+}  // namespace
+
+absl::string_view Engagement::String(uint32_t at) const {
+  if (at == 0) return {};
+  uint64_t length = 0;
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes_ + at);
+  for (int shift = 0;; shift += 7, ++p) {
+    length |= static_cast<uint64_t>(*p & 0x7f) << shift;
+    if ((*p & 0x80) == 0) break;
+  }
+  return {reinterpret_cast<const char*>(p + 1), length};
+}
+
+EngagementDay::EngagementDay(int64_t day) {
+  bytes_.resize(VarintFieldSize(static_cast<uint64_t>(day)));
+  Writer(bytes_, 0).VarintField(kDayNumber, static_cast<uint64_t>(day));
+}
+
+std::optional<EngagementDay> EngagementDay::Parse(std::string bytes) {
+  EngagementDay day;
+  day.bytes_ = std::move(bytes);
+  CodedInputStream in(reinterpret_cast<const uint8_t*>(day.bytes_.data()),
+                      static_cast<int>(day.bytes_.size()));
+  auto read_string_at = [&in](uint32_t& at) {
+    at = static_cast<uint32_t>(in.CurrentPosition());
+    uint32_t length = 0;
+    return in.ReadVarint32(&length) && in.Skip(static_cast<int>(length));
+  };
+  while (uint32_t tag = in.ReadTag()) {
+    if (tag != Tag(kDayRecords, WireFormatLite::WIRETYPE_LENGTH_DELIMITED)) {
+      if (!WireFormatLite::SkipField(&in, tag)) return std::nullopt;  // the day number, or newer
+      continue;
+    }
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length)) return std::nullopt;
+    const auto limit = in.PushLimit(static_cast<int>(length));
+    Engagement::Entry e{};
+    bool ok = true;
+    while (ok) {
+      const uint32_t field_tag = in.ReadTag();
+      if (field_tag == 0) break;
+      uint64_t v = 0;
+      switch (field_tag) {
+        case Tag(kEventId, WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
+          ok = read_string_at(e.event_id);
+          break;
+        case Tag(kContactId, WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
+          ok = read_string_at(e.contact_id);
+          break;
+        case Tag(kUrl, WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
+          ok = read_string_at(e.url);
+          break;
+        case Tag(kCampaignId, WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
+          ok = read_string_at(e.campaign_id);
+          break;
+        case Tag(kContentId, WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
+          ok = read_string_at(e.content_id);
+          break;
+        case Tag(kType, WireFormatLite::WIRETYPE_VARINT):
+          ok = in.ReadVarint64(&v);
+          e.type = Narrow(static_cast<uint32_t>(v));
+          break;
+        case Tag(kTime, WireFormatLite::WIRETYPE_VARINT):
+          ok = in.ReadVarint64(&v);
+          e.time_ms = static_cast<int64_t>(v);
+          break;
+        case Tag(kPricingPage, WireFormatLite::WIRETYPE_VARINT):
+          ok = in.ReadVarint64(&v);
+          e.pricing_page = v != 0;
+          break;
+        case Tag(kMatchedBy, WireFormatLite::WIRETYPE_VARINT):
+          ok = in.ReadVarint64(&v);
+          e.matched_by = Narrow(static_cast<uint32_t>(v));
+          break;
+        default:  // a field a newer Baton added
+          ok = WireFormatLite::SkipField(&in, field_tag);
+      }
+    }
+    if (!ok || !in.ConsumedEntireMessage()) return std::nullopt;
+    in.PopLimit(limit);
+    day.entries_.push_back(e);
+  }
+  if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(day.bytes_.size())) {
+    return std::nullopt;
+  }
+  const char* base = day.bytes_.data();
+  auto before = [base](const Engagement::Entry& a, const Engagement::Entry& b) {
+    return Before(a, Engagement(base, &a).event_id(), b, Engagement(base, &b).event_id());
+  };
+  if (!std::is_sorted(day.entries_.begin(), day.entries_.end(), before)) {
+    std::stable_sort(day.entries_.begin(), day.entries_.end(), before);
+  }
+  return day;
+}
+
+void EngagementDay::Add(const NewEngagement& r) {
+  const uint64_t type = EnumWire(r.type);
+  const uint64_t time = static_cast<uint64_t>(r.time_ms);
+  const uint64_t matched_by = EnumWire(r.matched_by);
+  const size_t record_size = StringFieldSize(r.event_id) + VarintFieldSize(type) +
+                             VarintFieldSize(time) + StringFieldSize(r.contact_id) +
+                             StringFieldSize(r.url) + StringFieldSize(r.campaign_id) +
+                             StringFieldSize(r.content_id) +
+                             VarintFieldSize(r.pricing_page ? 1 : 0) + VarintFieldSize(matched_by);
+  const size_t start = bytes_.size();
+  bytes_.resize(start + 1 + CodedOutputStream::VarintSize64(record_size) + record_size);
+  Writer w(bytes_, start);
+  w.Varint(Tag(kDayRecords, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+  w.Varint(record_size);
+  Engagement::Entry e{};
+  e.time_ms = r.time_ms;
+  e.type = Narrow(static_cast<uint32_t>(r.type));
+  e.matched_by = Narrow(static_cast<uint32_t>(r.matched_by));
+  e.pricing_page = r.pricing_page;
+  // Field order as protobuf writes them.
+  e.event_id = w.StringField(kEventId, r.event_id);
+  w.VarintField(kType, type);
+  w.VarintField(kTime, time);
+  e.contact_id = w.StringField(kContactId, r.contact_id);
+  e.url = w.StringField(kUrl, r.url);
+  e.campaign_id = w.StringField(kCampaignId, r.campaign_id);
+  e.content_id = w.StringField(kContentId, r.content_id);
+  w.VarintField(kPricingPage, r.pricing_page ? 1 : 0);
+  w.VarintField(kMatchedBy, matched_by);
+  // Records mostly arrive in order: search from the back.
+  auto pos = entries_.end();
+  while (pos != entries_.begin()) {
+    const Engagement::Entry& prev = *(pos - 1);
+    if (!Before(e, r.event_id, prev, Engagement(bytes_.data(), &prev).event_id())) break;
+    --pos;
+  }
+  entries_.insert(pos, e);
+}
+
+std::vector<Engagement::Entry>::const_iterator EngagementDay::FirstAfter(int64_t time_ms) const {
+  return std::upper_bound(entries_.begin(), entries_.end(), time_ms,
+                          [](int64_t t, const Engagement::Entry& e) { return t < e.time_ms; });
+}
+
+}  // namespace baton::core
