@@ -52,11 +52,11 @@ int64_t Account::DayOf(int64_t time_ms) {
   return time_ms >= 0 ? time_ms / kDayMs : -((-time_ms + kDayMs - 1) / kDayMs);
 }
 
-absl::StatusOr<Account> Account::Restore(const std::vector<StoredPart>& parts) {
+absl::StatusOr<Account> Account::Restore(std::vector<StoredPart> parts) {
   Account account;
   const std::string* crm = nullptr;
-  const std::string* contacts = nullptr;
-  for (const StoredPart& part : parts) {
+  std::string* contacts = nullptr;
+  for (StoredPart& part : parts) {
     if (!part.value.has_value()) continue;
     if (part.kind == StoredPart::Kind::kHead) {
       if (!account.head_.ParseFromString(*part.value)) {
@@ -72,7 +72,7 @@ absl::StatusOr<Account> Account::Restore(const std::vector<StoredPart>& parts) {
       contacts = &*part.value;
       continue;
     }
-    std::optional<EngagementDay> day = EngagementDay::Parse(*part.value);
+    std::optional<EngagementDay> day = EngagementDay::Parse(*std::move(part.value));
     if (!day.has_value()) {
       return absl::DataLossError(
           absl::StrCat("stored engagement of day ", part.day, " does not parse"));
@@ -100,7 +100,7 @@ absl::StatusOr<Account> Account::Restore(const std::vector<StoredPart>& parts) {
     // Parsed when first read (see the class comment). A head stored with contacts inside as
     // well (written before its contacts record) holds an older copy: the contacts record wins.
     account.head_.clear_contacts();
-    account.stored_contacts_ = *contacts;
+    account.stored_contacts_ = std::move(*contacts);
   } else {
     // A head stored with its contacts inside: the next commit stores them apart.
     account.contacts_.Swap(account.head_.mutable_contacts());

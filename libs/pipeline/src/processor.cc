@@ -548,7 +548,7 @@ absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::strin
       parts.push_back(std::move(*part));
     }
   }
-  absl::StatusOr<core::Account> account = core::Account::Restore(parts);
+  absl::StatusOr<core::Account> account = core::Account::Restore(std::move(parts));
   if (!account.ok()) {
     // A record Baton wrote itself does not parse: the store is corrupt. Stop loudly rather than
     // silently start the account over.

@@ -51,7 +51,7 @@ class Account {
 
   // Restore rebuilds an account from its stored parts (values present). DataLoss if a part does
   // not parse.
-  static absl::StatusOr<Account> Restore(const std::vector<StoredPart>& parts);
+  static absl::StatusOr<Account> Restore(std::vector<StoredPart> parts);
 
   // TakeChanges returns the parts written or deleted since the last call, and forgets them.
   std::vector<StoredPart> TakeChanges();
