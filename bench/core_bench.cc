@@ -186,8 +186,9 @@ int main(int argc, char** argv) {
   bench::WorkloadOptions wo;
   int runs = 3;
   int commit_every = 20'000;
-  size_t cache = 25'000;      // the service's default
-  size_t serialized_mb = 24;  // the service's default
+  // The service's defaults.
+  size_t cache = pipeline::ProcessorOptions{}.max_cached_accounts;
+  size_t serialized_mb = pipeline::ProcessorOptions{}.serialized_cache_bytes >> 20;
   size_t block_cache_mb = 8;  // the service's default
   std::string json_path;
   std::string dir = "/tmp/baton-core-bench";

@@ -75,12 +75,12 @@ struct ProcessorOptions {
   // Account states kept in memory between commits; beyond this, clean ones are evicted after a
   // commit, the least often used lately first, then the least recently used. This, not the
   // number of accounts, bounds Baton's memory.
-  size_t max_cached_accounts = 25'000;
+  size_t max_cached_accounts = 10'000;
   // Clean accounts evicted from the account cache stay in memory serialized, as the store holds
   // them, up to about this many bytes (the oldest evicted dropped first): reading one back then
-  // only parses it, without a RocksDB range scan. A serialized account takes less than half the
-  // memory of a cached one. 0 turns this off.
-  size_t serialized_cache_bytes = 24 << 20;
+  // only parses it, without a RocksDB range scan. A serialized account takes about half the
+  // memory of a cached one, and parsing it costs a fraction of a range scan. 0 turns this off.
+  size_t serialized_cache_bytes = 64 << 20;
   // Timers fire on the wall clock (live) or on each partition's event time, the latest event
   // time processed from it (replay: the same alerts as the live run).
   bool timers_on_event_time = false;
