@@ -79,18 +79,21 @@ size_t StringFieldSize(absl::string_view s) {
   return s.empty() ? 0 : 1 + CodedOutputStream::VarintSize64(s.size()) + s.size();
 }
 
-}  // namespace
-
-absl::string_view Engagement::String(uint32_t at) const {
+// StringAt is the string whose length is at `at` in `bytes` (0: empty).
+absl::string_view StringAt(const char* bytes, uint32_t at) {
   if (at == 0) return {};
   uint64_t length = 0;
-  const auto* p = reinterpret_cast<const uint8_t*>(bytes_ + at);
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes + at);
   for (int shift = 0;; shift += 7, ++p) {
     length |= static_cast<uint64_t>(*p & 0x7f) << shift;
     if ((*p & 0x80) == 0) break;
   }
   return {reinterpret_cast<const char*>(p + 1), length};
 }
+
+}  // namespace
+
+absl::string_view Engagement::String(uint32_t at) const { return StringAt(bytes_, at); }
 
 EngagementDay::EngagementDay(int64_t day) {
   bytes_.resize(VarintFieldSize(static_cast<uint64_t>(day)));
@@ -102,10 +105,12 @@ std::optional<EngagementDay> EngagementDay::Parse(std::string bytes) {
   day.bytes_ = std::move(bytes);
   CodedInputStream in(reinterpret_cast<const uint8_t*>(day.bytes_.data()),
                       static_cast<int>(day.bytes_.size()));
-  auto read_string_at = [&in](uint32_t& at) {
+  auto read_string_at = [&in, &day](uint32_t& at) {
     at = static_cast<uint32_t>(in.CurrentPosition());
     uint32_t length = 0;
-    return in.ReadVarint32(&length) && in.Skip(static_cast<int>(length));
+    // StringAt must read the same length: ReadVarint32 drops bits past the 32nd.
+    return in.ReadVarint32(&length) && StringAt(day.bytes_.data(), at).size() == length &&
+           in.Skip(static_cast<int>(length));
   };
   while (uint32_t tag = in.ReadTag()) {
     if (tag != Tag(kDayRecords, WireFormatLite::WIRETYPE_LENGTH_DELIMITED)) {
@@ -113,7 +118,9 @@ std::optional<EngagementDay> EngagementDay::Parse(std::string bytes) {
       continue;
     }
     uint32_t length = 0;
-    if (!in.ReadVarint32(&length)) return std::nullopt;
+    if (!in.ReadVarint32(&length) || length > day.bytes_.size() - in.CurrentPosition()) {
+      return std::nullopt;
+    }
     const auto limit = in.PushLimit(static_cast<int>(length));
     Engagement::Entry e{};
     bool ok = true;

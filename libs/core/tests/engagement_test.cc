@@ -154,6 +154,17 @@ TEST(EngagementDayTest, BytesThatAreNotADayDoNotParse) {
   // A string field inside a record whose length runs past the record.
   EXPECT_FALSE(EngagementDay::Parse(std::string("\x12\x03\x0a\x05x", 5)).has_value());
   EXPECT_FALSE(EngagementDay::Parse(std::string("\xff\xff", 2)).has_value());
+  // A record length past 2^31.
+  EXPECT_FALSE(
+      EngagementDay::Parse(std::string("\x12\xff\xff\xff\xff\x0f\x0a\x01x", 9)).has_value());
+  // A string length whose varint holds bits past 32: read as 1 by a 32-bit reader, it is not 1.
+  EXPECT_FALSE(
+      EngagementDay::Parse(std::string("\x12\x07\x0a\x81\x80\x80\x80\x10x", 9)).has_value());
+  // The same length written long but without such bits is 1.
+  std::optional<EngagementDay> padded =
+      EngagementDay::Parse(std::string("\x12\x08\x0a\x81\x80\x80\x80\x80\x00x", 10));
+  ASSERT_TRUE(padded.has_value());
+  EXPECT_EQ(padded->at(0).event_id(), "x");
 }
 
 TEST(EngagementDayTest, ForEachVisitsTimesAfterFromUpToAndIncludingTo) {
