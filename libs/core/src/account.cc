@@ -54,7 +54,7 @@ int64_t Account::DayOf(int64_t time_ms) {
 
 absl::StatusOr<Account> Account::Restore(std::vector<StoredPart> parts) {
   Account account;
-  const std::string* crm = nullptr;
+  std::string* crm = nullptr;
   std::string* contacts = nullptr;
   for (StoredPart& part : parts) {
     if (!part.value.has_value()) continue;
@@ -91,6 +91,7 @@ absl::StatusOr<Account> Account::Restore(std::vector<StoredPart> parts) {
       return absl::DataLossError("stored account CRM record does not parse");
     }
     MoveCrmPart(only_crm, account.head_);
+    account.stored_crm_ = std::move(*crm);
   } else if (HasCrmPart(account.head_)) {
     // A head stored with its CRM part inside: the next commit stores them apart.
     account.head_dirty_ = true;
@@ -142,9 +143,9 @@ std::string Account::SerializeHead(std::string* crm) const {
 std::vector<StoredPart> Account::TakeChanges() {
   std::vector<StoredPart> changes;
   if (head_dirty_) {  // mutable_crm marks the head too
-    std::string crm;
-    changes.push_back({StoredPart::Kind::kHead, 0, SerializeHead(crm_dirty_ ? &crm : nullptr)});
-    if (crm_dirty_) changes.push_back({StoredPart::Kind::kCrm, 0, std::move(crm)});
+    changes.push_back(
+        {StoredPart::Kind::kHead, 0, SerializeHead(crm_dirty_ ? &stored_crm_ : nullptr)});
+    if (crm_dirty_) changes.push_back({StoredPart::Kind::kCrm, 0, stored_crm_});
   }
   if (contacts_dirty_ && !contacts_corrupt_) {
     changes.push_back({StoredPart::Kind::kContacts, 0, SerializeContacts()});
@@ -170,8 +171,9 @@ std::vector<StoredPart> Account::Parts(size_t& bytes) const {
   std::vector<StoredPart> parts;
   parts.reserve(3 + days_.size());
   std::string crm;
-  parts.push_back({StoredPart::Kind::kHead, 0, SerializeHead(&crm)});
-  if (!crm.empty()) parts.push_back({StoredPart::Kind::kCrm, 0, std::move(crm)});
+  parts.push_back({StoredPart::Kind::kHead, 0, SerializeHead(crm_dirty_ ? &crm : nullptr)});
+  const std::string& stored_crm = crm_dirty_ ? crm : stored_crm_;
+  if (!stored_crm.empty()) parts.push_back({StoredPart::Kind::kCrm, 0, stored_crm});
   if (!stored_contacts_.empty()) {
     parts.push_back({StoredPart::Kind::kContacts, 0, stored_contacts_});
   } else if (!contacts_.empty()) {

@@ -534,6 +534,52 @@ TEST_F(EngineTest, TheCrmRecordWinsOverAnOlderCopyInTheHead) {
   EXPECT_THAT(restored->head().crm_seen(), SizeIs(2));
 }
 
+// CrmRecordOf is the CRM record among an account's parts ("" if none).
+std::string CrmRecordOf(const Account& account) {
+  size_t bytes = 0;
+  for (StoredPart& p : account.Parts(bytes)) {
+    if (p.kind == StoredPart::Kind::kCrm) return *p.value;
+  }
+  return {};
+}
+
+TEST_F(EngineTest, AnUnchangedCrmPartIsPassedOnAsStoredAndAChangedOneAsChanged) {
+  Upsert(baton::v1::TIER_2);
+  std::vector<StoredPart> stored = state_.TakeChanges();
+  // The CRM record with its fields out of protobuf's order: serialized again, it would differ.
+  baton::internal::v1::AccountHead time_only;
+  baton::internal::v1::AccountHead profile_only;
+  for (const StoredPart& p : stored) {
+    if (p.kind != StoredPart::Kind::kCrm) continue;
+    ASSERT_TRUE(time_only.ParseFromString(*p.value));
+    profile_only.set_allocated_profile(time_only.release_profile());
+  }
+  ASSERT_TRUE(profile_only.has_profile());
+  const std::string out_of_order = time_only.SerializeAsString() + profile_only.SerializeAsString();
+  for (StoredPart& p : stored) {
+    if (p.kind == StoredPart::Kind::kCrm) p.value = out_of_order;
+  }
+  absl::StatusOr<Account> restored = Account::Restore(stored);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(CrmRecordOf(*restored), out_of_order);
+  // Engagement leaves the CRM part as it was.
+  state_ = *std::move(restored);
+  Open();
+  state_.TakeChanges();
+  EXPECT_EQ(CrmRecordOf(state_), out_of_order);
+
+  // A CRM event changes it: before and after its commit, the parts hold the new profile.
+  clock_.Advance(absl::Minutes(1));
+  Upsert(baton::v1::TIER_1, "ae-2");
+  for (bool committed : {false, true}) {
+    if (committed) state_.TakeChanges();
+    baton::internal::v1::AccountHead crm;
+    ASSERT_TRUE(crm.ParseFromString(CrmRecordOf(state_)));
+    EXPECT_EQ(crm.profile().tier(), baton::v1::TIER_1) << "committed " << committed;
+    EXPECT_EQ(crm.profile().owners().ae_id(), "ae-2") << "committed " << committed;
+  }
+}
+
 TEST_F(EngineTest, DaysPastTheRetentionAreDeletedAndTheAccountRestoresFromItsParts) {
   Upsert(baton::v1::TIER_1);
   Open();

@@ -140,6 +140,9 @@ class Account {
   int record_count_ = 0;
   bool head_dirty_ = false;
   bool crm_dirty_ = false;  // implies head_dirty_
+  // The CRM record as stored (read or last written), while crm_dirty_ is false: an eviction
+  // passes it on instead of serializing the CRM part again.
+  std::string stored_crm_;
   bool contacts_dirty_ = false;
   absl::flat_hash_set<int64_t> dirty_days_;
   std::vector<int64_t> dropped_days_;
