@@ -46,7 +46,7 @@ bool Before(const Engagement::Entry& a, absl::string_view a_id, const Engagement
 // Writer appends wire bytes to a string it was sized for.
 class Writer {
  public:
-  explicit Writer(std::string& out, size_t at) : out_(out), at_(at) {}
+  Writer(std::string& out, size_t at) : out_(out), at_(at) {}
 
   void Varint(uint64_t v) {
     auto* p = reinterpret_cast<uint8_t*>(out_.data() + at_);
@@ -67,13 +67,14 @@ class Writer {
     at_ += s.size();
     return length_at;
   }
-  size_t at() const { return at_; }
 
  private:
   std::string& out_;
   size_t at_;
 };
 
+// The bytes a field takes (none when empty: proto3 leaves it out); every field number here is
+// below 16, so its tag is one byte.
 size_t VarintFieldSize(uint64_t v) { return v == 0 ? 0 : 1 + CodedOutputStream::VarintSize64(v); }
 size_t StringFieldSize(absl::string_view s) {
   return s.empty() ? 0 : 1 + CodedOutputStream::VarintSize64(s.size()) + s.size();
