@@ -43,6 +43,28 @@ bool Before(const Engagement::Entry& a, absl::string_view a_id, const Engagement
   return a.time_ms != b.time_ms ? a.time_ms < b.time_ms : a_id < b_id;
 }
 
+// StringMember is where an entry keeps the string field `field` of a record (nullptr: none).
+uint32_t Engagement::Entry::*StringMember(int field) {
+  switch (field) {
+    case kEventId:
+      return &Engagement::Entry::event_id;
+    case kContactId:
+      return &Engagement::Entry::contact_id;
+    case kUrl:
+      return &Engagement::Entry::url;
+    case kCampaignId:
+      return &Engagement::Entry::campaign_id;
+    case kContentId:
+      return &Engagement::Entry::content_id;
+    default:
+      return nullptr;
+  }
+}
+
+bool IsVarintField(int field) {
+  return field == kType || field == kTime || field == kPricingPage || field == kMatchedBy;
+}
+
 // Writer appends wire bytes to a string it was sized for.
 class Writer {
  public:
@@ -128,41 +150,20 @@ std::optional<EngagementDay> EngagementDay::Parse(std::string bytes) {
     while (ok) {
       const uint32_t field_tag = in.ReadTag();
       if (field_tag == 0) break;
+      const int field = WireFormatLite::GetTagFieldNumber(field_tag);
+      const WireFormatLite::WireType type = WireFormatLite::GetTagWireType(field_tag);
+      uint32_t Engagement::Entry::*string = StringMember(field);
       uint64_t v = 0;
-      switch (field_tag) {
-        case Tag(kEventId, WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
-          ok = read_string_at(e.event_id);
-          break;
-        case Tag(kContactId, WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
-          ok = read_string_at(e.contact_id);
-          break;
-        case Tag(kUrl, WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
-          ok = read_string_at(e.url);
-          break;
-        case Tag(kCampaignId, WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
-          ok = read_string_at(e.campaign_id);
-          break;
-        case Tag(kContentId, WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
-          ok = read_string_at(e.content_id);
-          break;
-        case Tag(kType, WireFormatLite::WIRETYPE_VARINT):
-          ok = in.ReadVarint64(&v);
-          e.type = Narrow(static_cast<uint32_t>(v));
-          break;
-        case Tag(kTime, WireFormatLite::WIRETYPE_VARINT):
-          ok = in.ReadVarint64(&v);
-          e.time_ms = static_cast<int64_t>(v);
-          break;
-        case Tag(kPricingPage, WireFormatLite::WIRETYPE_VARINT):
-          ok = in.ReadVarint64(&v);
-          e.pricing_page = v != 0;
-          break;
-        case Tag(kMatchedBy, WireFormatLite::WIRETYPE_VARINT):
-          ok = in.ReadVarint64(&v);
-          e.matched_by = Narrow(static_cast<uint32_t>(v));
-          break;
-        default:  // a field a newer Baton added
-          ok = WireFormatLite::SkipField(&in, field_tag);
+      if (string != nullptr && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+        ok = read_string_at(e.*string);
+      } else if (IsVarintField(field) && type == WireFormatLite::WIRETYPE_VARINT) {
+        ok = in.ReadVarint64(&v);
+        if (field == kType) e.type = Narrow(static_cast<uint32_t>(v));
+        if (field == kTime) e.time_ms = static_cast<int64_t>(v);
+        if (field == kPricingPage) e.pricing_page = v != 0;
+        if (field == kMatchedBy) e.matched_by = Narrow(static_cast<uint32_t>(v));
+      } else {  // a field a newer Baton added
+        ok = WireFormatLite::SkipField(&in, field_tag);
       }
     }
     if (!ok || !in.ConsumedEntireMessage()) return std::nullopt;
