@@ -9,6 +9,7 @@ couple of seconds, so that an unexpected extra record would show up.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import shutil
@@ -481,7 +482,10 @@ def test_a_full_disk_stops_progress_and_recovers_with_nothing_lost_or_doubled(
     # from the changelog, not processed again.
     places = [r.header("baton-source-offset") + "@" + r.header("baton-source-partition")
               for r in got[topics.deadletter]]
-    assert len(places) == len(set(places)) == sent // 10
+    per_partition = collections.Counter(p.split("@")[1] for p in places)
+    assert len(places) == len(set(places)) == sent // 10, (
+        f"{len(places)} dead letters ({len(set(places))} distinct) of {sent // 10}; "
+        f"by input partition {dict(sorted(per_partition.items()))}\n{baton.metrics().dump()}")
     m = baton.metrics()
     assert m.value("baton_changelog_restored_records_total") >= 1, m.dump()
     assert m.value("baton_events_duplicate_total") == 1, m.dump()  # the re-sent df-open-0

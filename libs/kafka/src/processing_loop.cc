@@ -293,10 +293,16 @@ absl::Status ProcessingLoop::Reassign() {
     partitions.list.push_back(RdKafka::TopicPartition::create(
         tp.topic, tp.partition, offset->value_or(RdKafka::Topic::OFFSET_INVALID)));
   }
+  // Resume what a fault paused before assigning, never after. librdkafka drops a partition
+  // operation older than one it has already served, and its own thread starts the new
+  // assignment's fetch once the old one has stopped: a resume made just after assign() can lose
+  // that race and be dropped, leaving the partition paused for good with nothing read from it.
+  // Resumed first, every operation of the new assignment (stop, then start at the stored offset)
+  // comes after the resume, and anything fetched in between is discarded as outdated.
+  consumer_->resume(partitions.list);
   if (RdKafka::ErrorCode err = consumer_->assign(partitions.list); err != RdKafka::ERR_NO_ERROR) {
     return absl::UnavailableError(absl::StrCat("assign: ", RdKafka::err2str(err)));
   }
-  consumer_->resume(partitions.list);
   // A crash between a unit's store write and its group commit left the group behind the store;
   // with no new input it would stay behind.
   FollowStore(stored);
