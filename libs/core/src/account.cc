@@ -167,20 +167,20 @@ std::vector<StoredPart> Account::TakeChanges() {
   return changes;
 }
 
-std::vector<StoredPart> Account::Parts(size_t& bytes) const {
+std::vector<StoredPart> Account::Release(size_t& bytes) && {
   std::vector<StoredPart> parts;
   parts.reserve(3 + days_.size());
   std::string crm;
   parts.push_back({StoredPart::Kind::kHead, 0, SerializeHead(crm_dirty_ ? &crm : nullptr)});
-  const std::string& stored_crm = crm_dirty_ ? crm : stored_crm_;
-  if (!stored_crm.empty()) parts.push_back({StoredPart::Kind::kCrm, 0, stored_crm});
+  if (!crm_dirty_) crm = std::move(stored_crm_);
+  if (!crm.empty()) parts.push_back({StoredPart::Kind::kCrm, 0, std::move(crm)});
   if (!stored_contacts_.empty()) {
-    parts.push_back({StoredPart::Kind::kContacts, 0, stored_contacts_});
+    parts.push_back({StoredPart::Kind::kContacts, 0, std::move(stored_contacts_)});
   } else if (!contacts_.empty()) {
     parts.push_back({StoredPart::Kind::kContacts, 0, SerializeContacts()});
   }
-  for (const auto& [day, records] : days_) {
-    parts.push_back({StoredPart::Kind::kDay, day, records.bytes()});
+  for (auto& [day, records] : days_) {
+    parts.push_back({StoredPart::Kind::kDay, day, std::move(records).Release()});
   }
   bytes = 0;
   for (const StoredPart& part : parts) bytes += part.value->size();

@@ -535,9 +535,9 @@ TEST_F(EngineTest, TheCrmRecordWinsOverAnOlderCopyInTheHead) {
 }
 
 // CrmRecordOf is the CRM record among an account's parts ("" if none).
-std::string CrmRecordOf(const Account& account) {
+std::string CrmRecordOf(Account account) {
   size_t bytes = 0;
-  for (StoredPart& p : account.Parts(bytes)) {
+  for (StoredPart& p : std::move(account).Release(bytes)) {
     if (p.kind == StoredPart::Kind::kCrm) return *p.value;
   }
   return {};

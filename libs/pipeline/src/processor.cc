@@ -770,21 +770,21 @@ void Processor::EvictClean() {
   std::nth_element(ranks.begin(), ranks.begin() + static_cast<long>(evict) - 1, ranks.end());
   const uint64_t cutoff = ranks[evict - 1];
   size_t evicted = 0;
-  absl::erase_if(cache_, [&](const auto& entry) {
+  absl::erase_if(cache_, [&](auto& entry) {
     if (evicted == evict || entry.second.account.dirty() || rank(entry.second) > cutoff) {
       return false;
     }
     ++evicted;
-    KeepSerialized(entry.first, entry.second.account);
+    KeepSerialized(entry.first, std::move(entry.second.account));
     return true;
   });
 }
 
-void Processor::KeepSerialized(const std::string& key, const core::Account& account) {
+void Processor::KeepSerialized(const std::string& key, core::Account&& account) {
   // Stored contacts that did not parse stay only in the store, which reports them again.
   if (options_.serialized_cache_bytes == 0 || account.contacts_corrupt()) return;
   Serialized entry;
-  entry.parts = account.Parts(entry.bytes);
+  entry.parts = std::move(account).Release(entry.bytes);
   // The values, plus the key (held twice) and the bookkeeping of the entry (map slot, order
   // entry, allocations) and of each part: about what the allocator hands out for them.
   constexpr size_t kEntryOverhead = 256;

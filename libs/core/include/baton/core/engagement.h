@@ -92,6 +92,11 @@ class EngagementDay {
 
   // The stored value: baton.internal.v1.EngagementDay's wire bytes, records in arrival order.
   const std::string& bytes() const { return bytes_; }
+  // Release moves the stored value out, leaving the day empty.
+  std::string Release() && {
+    entries_.clear();
+    return std::move(bytes_);
+  }
   int size() const { return static_cast<int>(entries_.size()); }
   Engagement at(int i) const { return {bytes_.data(), &entries_[i]}; }
 

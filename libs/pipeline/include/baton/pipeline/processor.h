@@ -214,7 +214,7 @@ class Processor {
   absl::StatusOr<core::Account*> Account(int32_t partition, absl::string_view account_id);
   void EvictClean();
   // KeepSerialized files an evicted account in serialized_, dropping the oldest over the budget.
-  void KeepSerialized(const std::string& key, const core::Account& account);
+  void KeepSerialized(const std::string& key, core::Account&& account);
   // DropSerializedPartition forgets the serialized accounts of a partition.
   void DropSerializedPartition(int32_t partition);
   // StageChangelog stages the changelog records of a unit's store writes and input offsets.
