@@ -118,6 +118,10 @@ absl::string_view StringAt(const char* bytes, uint32_t at) {
 
 absl::string_view Engagement::String(uint32_t at) const { return StringAt(bytes_, at); }
 
+bool operator<(Engagement a, Engagement b) {
+  return Before(*a.entry_, a.event_id(), *b.entry_, b.event_id());
+}
+
 EngagementDay::EngagementDay(int64_t day) {
   bytes_.resize(VarintFieldSize(static_cast<uint64_t>(day)));
   Writer(bytes_, 0).VarintField(kDayNumber, static_cast<uint64_t>(day));
@@ -175,7 +179,7 @@ std::optional<EngagementDay> EngagementDay::Parse(std::string bytes) {
   }
   const char* base = day.bytes_.data();
   auto before = [base](const Engagement::Entry& a, const Engagement::Entry& b) {
-    return Before(a, Engagement(base, &a).event_id(), b, Engagement(base, &b).event_id());
+    return Engagement(base, &a) < Engagement(base, &b);
   };
   if (!std::is_sorted(day.entries_.begin(), day.entries_.end(), before)) {
     std::stable_sort(day.entries_.begin(), day.entries_.end(), before);

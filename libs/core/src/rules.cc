@@ -569,10 +569,7 @@ std::optional<RuleMatch> RuleSet::Evaluate(const Rule& rule, const Account& acco
   Context ctx{*this, account, account.head().watermark_ms()};
   if (!Holds(rule.when(), ctx, &match)) return std::nullopt;
   // A record can satisfy two conditions; list it once, in time order.
-  std::sort(match.triggers.begin(), match.triggers.end(), [](Engagement a, Engagement b) {
-    if (a.time_ms() != b.time_ms()) return a.time_ms() < b.time_ms();
-    return a.event_id() < b.event_id();
-  });
+  std::sort(match.triggers.begin(), match.triggers.end());
   match.triggers.erase(std::unique(match.triggers.begin(), match.triggers.end()),
                        match.triggers.end());
   if (match.contact.empty()) {

@@ -70,6 +70,8 @@ class Engagement {
 
   // The same record of the same day.
   friend bool operator==(Engagement a, Engagement b) { return a.entry_ == b.entry_; }
+  // The order of a day's records: by time, then event id.
+  friend bool operator<(Engagement a, Engagement b);
 
  private:
   absl::string_view String(uint32_t at) const;
