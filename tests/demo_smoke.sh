@@ -12,14 +12,16 @@ pid=$!
 
 fail() { echo "demo_smoke: $*"; echo "--- stdout"; cat "$work/out"; echo "--- stderr"; tail -30 "$work/err"; exit 1; }
 
-# /metrics is served while the demo runs, and shows the handoff once it happened.
+# /metrics is served while the demo runs, and shows the handoff and every event of the scenario
+# consumed once they have been committed (the handoff can commit before the last events do).
+served() { grep -q '^baton_routed_leads_total 1$' "$work/metrics" &&
+  grep -q '^baton_events_consumed_total{topic="abm.engagement.v1"} 69$' "$work/metrics"; }
 deadline=$((SECONDS + 60))
-until curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^baton_routed_leads_total 1$'; do
-  ((SECONDS < deadline)) || fail "/metrics never showed baton_routed_leads_total 1"
-  kill -0 "$pid" 2>/dev/null || fail "baton exited before /metrics showed the handoff"
+until curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics" 2>/dev/null && served; do
+  ((SECONDS < deadline)) || fail "/metrics never showed the handoff and 69 engagement events consumed"
+  kill -0 "$pid" 2>/dev/null || fail "baton exited before /metrics showed the handoff and every event"
   sleep 0.5
 done
-curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics"
 
 wait "$pid" || fail "baton exited with $?"
 pid=
