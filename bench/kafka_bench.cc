@@ -392,8 +392,12 @@ class LeadReader {
  public:
   LeadReader(const std::string& brokers, const std::string& topic,
              const std::unordered_map<std::string, int>& probe_of,
-             std::vector<Clock::time_point>& received)
-      : probe_of_(probe_of), received_(received) {
+             std::vector<Clock::time_point>& received, std::vector<int64_t>& lead_created_us,
+             std::vector<int64_t>& read_unix_us)
+      : probe_of_(probe_of),
+        received_(received),
+        lead_created_us_(lead_created_us),
+        read_unix_us_(read_unix_us) {
     rk_ = NewClient(RD_KAFKA_CONSUMER, Conf(brokers, {{"group.id", "kafka-bench-lat-" + Nonce()},
                                                       {"isolation.level", "read_committed"},
                                                       {"enable.auto.commit", "false"},
@@ -445,6 +449,10 @@ class LeadReader {
         auto it = probe_of_.find(lead.account_id());
         if (it != probe_of_.end() && received_[it->second] == Clock::time_point{}) {
           received_[it->second] = now;
+          read_unix_us_[it->second] = absl::ToUnixMicros(absl::Now());
+          rd_kafka_timestamp_type_t type;
+          const int64_t created_ms = rd_kafka_message_timestamp(m, &type);
+          lead_created_us_[it->second] = created_ms >= 0 ? created_ms * 1000 : -1;
           ++matched_;
         }
       }
@@ -455,6 +463,8 @@ class LeadReader {
   rd_kafka_t* rk_;
   const std::unordered_map<std::string, int>& probe_of_;
   std::vector<Clock::time_point>& received_;
+  std::vector<int64_t>& lead_created_us_;
+  std::vector<int64_t>& read_unix_us_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<int> matched_{0};
@@ -500,7 +510,12 @@ int Latency(LatencyFlags f) {
   }
 
   std::vector<Clock::time_point> produced(f.probes), received(f.probes);
-  LeadReader reader(f.brokers, f.leads_topic, probe_of, received);
+  // For the split of each probe's latency at the lead's Kafka timestamp (the wall clock, in ms,
+  // when baton produced it): the completing event's produce call and the lead's read, on the
+  // wall clock too.
+  std::vector<int64_t> produced_unix_us(f.probes), lead_created_us(f.probes, -1),
+      read_unix_us(f.probes);
+  LeadReader reader(f.brokers, f.leads_topic, probe_of, received, lead_created_us, read_unix_us);
 
   Deliveries deliveries;
   rd_kafka_t* rk = NewProducer(f.brokers, deliveries,
@@ -602,7 +617,10 @@ int Latency(LatencyFlags f) {
     e.set_event_id(absl::StrCat("lat-", nonce, "-e", i));
     *e.mutable_event_time() = core::ToTimestamp(absl::Now());
     e.SerializeToString(&value);
-    if (slot[i] >= 0 && slot[i] % 4 == 3) produced[slot[i] / 4] = Clock::now();
+    if (slot[i] >= 0 && slot[i] % 4 == 3) {
+      produced[slot[i] / 4] = Clock::now();
+      produced_unix_us[slot[i] / 4] = absl::ToUnixMicros(absl::Now());
+    }
     Produce(rk, engagement, RD_KAFKA_PARTITION_UA, account, value, kProtobuf);
     if ((i & 255) == 0) rd_kafka_poll(rk, 0);
   }
@@ -626,14 +644,31 @@ int Latency(LatencyFlags f) {
       ms.push_back(std::chrono::duration<double, std::milli>(received[k] - produced[k]).count());
     }
   }
+  // The split at the lead's timestamp: event produced -> lead produced (Kafka to baton and baton
+  // itself) and lead produced -> lead read (the lead's batch, the broker, the reader). The
+  // timestamp has millisecond resolution, so each part is off by up to 1 ms.
+  std::vector<double> to_lead, lead_to_read;
+  auto split = [&](int k) -> std::pair<double, double> {
+    if (lead_created_us[k] < 0) return {-1, -1};
+    return {static_cast<double>(lead_created_us[k] - produced_unix_us[k]) / 1000,
+            static_cast<double>(read_unix_us[k] - lead_created_us[k]) / 1000};
+  };
+  for (int k = 0; k < f.probes; ++k) {
+    if (received[k] == Clock::time_point{} || lead_created_us[k] < 0) continue;
+    to_lead.push_back(split(k).first);
+    lead_to_read.push_back(split(k).second);
+  }
+  std::sort(to_lead.begin(), to_lead.end());
+  std::sort(lead_to_read.begin(), lead_to_read.end());
   if (!f.samples.empty()) {
     std::ofstream out(f.samples);
-    out << "probe,sent_s,latency_ms\n";
+    out << "probe,sent_s,latency_ms,to_lead_ms,lead_to_read_ms\n";
     for (int k = 0; k < f.probes; ++k) {
       if (received[k] == Clock::time_point{}) continue;
       out << absl::StrFormat(
-          "%d,%.4f,%.3f\n", k, Seconds(produced[k] - t0),
-          std::chrono::duration<double, std::milli>(received[k] - produced[k]).count());
+          "%d,%.4f,%.3f,%.3f,%.3f\n", k, Seconds(produced[k] - t0),
+          std::chrono::duration<double, std::milli>(received[k] - produced[k]).count(),
+          split(k).first, split(k).second);
     }
   }
   std::sort(ms.begin(), ms.end());
@@ -649,6 +684,10 @@ int Latency(LatencyFlags f) {
   std::printf("%-34s p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f\n",
               "event -> lead latency, ms", Percentile(ms, 0.5), Percentile(ms, 0.9),
               Percentile(ms, 0.99), Percentile(ms, 0.999), ms.empty() ? 0 : ms.back(), mean);
+  std::printf("%-34s p50 %.1f  p99 %.1f  /  p50 %.1f  p99 %.1f\n",
+              "to lead produced / lead to read, ms", Percentile(to_lead, 0.5),
+              Percentile(to_lead, 0.99), Percentile(lead_to_read, 0.5),
+              Percentile(lead_to_read, 0.99));
   WriteJson(
       f.json,
       absl::StrFormat(
@@ -656,11 +695,14 @@ int Latency(LatencyFlags f) {
           "\"seconds\": %.3f, \"events\": %lld, \"max_behind_schedule_ms\": %.3f, \"probes\": %d, "
           "\"received\": %d, \"leads_read\": %lld, \"p50_ms\": %.3f, \"p90_ms\": %.3f, "
           "\"p99_ms\": %.3f, \"p999_ms\": %.3f, \"max_ms\": %.3f, \"mean_ms\": %.3f, "
+          "\"to_lead_produced_p50_ms\": %.3f, \"to_lead_produced_p99_ms\": %.3f, "
+          "\"lead_produced_to_read_p50_ms\": %.3f, \"lead_produced_to_read_p99_ms\": %.3f, "
           "\"start_unix_ms\": %lld}",
           f.rate, offered_rate, offered_s, static_cast<long long>(n), max_behind_s * 1000, f.probes,
           matched, static_cast<long long>(reader.leads()), Percentile(ms, 0.5), Percentile(ms, 0.9),
           Percentile(ms, 0.99), Percentile(ms, 0.999), ms.empty() ? 0 : ms.back(), mean,
-          static_cast<long long>(t0_unix_ms)));
+          Percentile(to_lead, 0.5), Percentile(to_lead, 0.99), Percentile(lead_to_read, 0.5),
+          Percentile(lead_to_read, 0.99), static_cast<long long>(t0_unix_ms)));
   return matched == f.probes ? 0 : 2;
 }
 
