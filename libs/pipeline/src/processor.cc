@@ -19,6 +19,12 @@ namespace {
 constexpr absl::string_view kOutputIdHeader = "baton-output-id";
 constexpr absl::string_view kOutputTypeHeader = "baton-output-type";
 
+// Accounts chosen for eviction are evicted this many before each record and at each commit: a
+// record brings at most one account in, so the cache stays near its bound, and no step evicts
+// more than about a millisecond's worth.
+constexpr size_t kEvictionsPerRecord = 2;
+constexpr size_t kEvictionsPerCommit = 64;
+
 const std::string* FindHeader(const InputRecord& record, absl::string_view key,
                               std::string& storage) {
   // The last value wins, as with HTTP-style headers set more than once.
@@ -133,6 +139,8 @@ Processor::Processor(ProcessorOptions options, const core::Engine& engine, State
 Processor::~Processor() = default;
 
 absl::Status Processor::Process(const InputRecord& record) {
+  // Evictions chosen at the last commit are spread over the records that follow it.
+  EvictChosen(kEvictionsPerRecord);
   codec::InputKind kind;
   if (record.topic == options_.engagement_topic || record.topic == options_.matched_topic) {
     kind = codec::InputKind::kEngagement;
@@ -529,6 +537,10 @@ absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::strin
   auto it = cache_.find(key);
   if (it != cache_.end()) {
     it->second.last_used = unit_;
+    if (it->second.used_in != building_) {
+      it->second.used_in = building_;
+      used_.push_back(key);
+    }
     return &it->second.account;
   }
   std::vector<core::StoredPart> parts;
@@ -556,7 +568,8 @@ absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::strin
                                             " in partition ", partition, ": ",
                                             account.status().message()));
   }
-  return &cache_.emplace(std::move(key), Cached{std::move(*account), unit_, key_hash})
+  used_.push_back(key);
+  return &cache_.emplace(std::move(key), Cached{std::move(*account), unit_, key_hash, building_})
               .first->second.account;
 }
 
@@ -569,8 +582,11 @@ absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
 SealedUnit Processor::Seal() {
   SealedUnit unit;
   StateBatch& batch = unit.batch;
-  for (auto& [key, cached] : cache_) {
-    core::Account& account = cached.account;
+  // Only an account used in the unit can have changed.
+  for (const std::string& key : used_) {
+    auto it = cache_.find(key);
+    if (it == cache_.end()) continue;
+    core::Account& account = it->second.account;
     if (!account.dirty()) continue;
     // On a failed commit the caller rewinds, dropping every cached account: taking the changes
     // here loses nothing.
@@ -578,6 +594,8 @@ SealedUnit Processor::Seal() {
       batch.writes.emplace_back(key + PartSuffix(part), std::move(part.value));
     }
   }
+  used_.clear();
+  ++building_;
   if (team_ && team_->dirty()) {
     core::Team::Changes changes = team_->TakeChanges();
     for (const auto& rep : changes.reps) {
@@ -726,6 +744,8 @@ void Processor::Rewind() {
   offsets_.clear();
   stats_ = CommitStats{};
   cache_.clear();
+  used_.clear();
+  chosen_.clear();
   // The changelog tail may bring the store ahead of what was evicted.
   serialized_.clear();
   serialized_order_.clear();
@@ -750,9 +770,24 @@ void Processor::ForgetPartitions(const std::vector<TopicPartition>& partitions) 
 
 void Processor::EvictClean() {
   ++unit_;
-  // Evict down to 90% of the bound at once, so eviction runs once per many commits.
-  if (cache_.size() <= options_.max_cached_accounts) return;
-  const size_t target = options_.max_cached_accounts - options_.max_cached_accounts / 10;
+  // The cache is ranked once per many commits (ChooseEvictions), but the accounts chosen are
+  // evicted a few per record and per commit: evicting them all at once stalled the processing
+  // thread, and every record waiting for it, for milliseconds. A commit still evicts whatever
+  // is over the bound, however the accounts came in (expiring timers bring many without records).
+  EvictChosen(kEvictionsPerCommit);
+  const size_t bound = options_.max_cached_accounts;
+  if (chosen_.empty() && cache_.size() > bound - bound / 20) ChooseEvictions();
+  while (cache_.size() > bound) {
+    if (chosen_.empty() && !ChooseEvictions()) return;  // every cached account is dirty
+    EvictChosen(cache_.size() - bound);
+  }
+}
+
+bool Processor::ChooseEvictions() {
+  // Down to 85% of the bound, so that ranking runs once per many commits, and the records that
+  // follow evict the chosen before the cache is full again.
+  const size_t target = options_.max_cached_accounts - options_.max_cached_accounts * 3 / 20;
+  if (cache_.size() <= target) return false;
   // Rank clean accounts by how often they were used lately, then by when last: an account
   // that comes back every few seconds outlives one touched once in the last commit.
   auto rank = [this](const Cached& cached) {
@@ -765,19 +800,29 @@ void Processor::EvictClean() {
   for (const auto& [key, cached] : cache_) {
     if (!cached.account.dirty()) ranks.push_back(rank(cached));
   }
-  if (ranks.empty()) return;
+  if (ranks.empty()) return false;
   const size_t evict = std::min(ranks.size(), cache_.size() - target);
   std::nth_element(ranks.begin(), ranks.begin() + static_cast<long>(evict) - 1, ranks.end());
   const uint64_t cutoff = ranks[evict - 1];
-  size_t evicted = 0;
-  absl::erase_if(cache_, [&](auto& entry) {
-    if (evicted == evict || entry.second.account.dirty() || rank(entry.second) > cutoff) {
-      return false;
-    }
-    ++evicted;
-    KeepSerialized(entry.first, std::move(entry.second.account));
-    return true;
-  });
+  chosen_.reserve(evict);
+  for (const auto& [key, cached] : cache_) {
+    if (chosen_.size() == evict) break;
+    if (!cached.account.dirty() && rank(cached) <= cutoff) chosen_.push_back(key);
+  }
+  chosen_in_ = unit_;
+  return true;
+}
+
+void Processor::EvictChosen(size_t n) {
+  for (; n > 0 && !chosen_.empty(); --n) {
+    auto it = cache_.find(chosen_.back());
+    chosen_.pop_back();
+    // An account used since it was chosen stays: it may be dirty, or clean with its writes
+    // still landing (the store behind it). One not used since was clean and landed when chosen.
+    if (it == cache_.end() || it->second.last_used >= chosen_in_) continue;
+    KeepSerialized(it->first, std::move(it->second.account));
+    cache_.erase(it);
+  }
 }
 
 void Processor::KeepSerialized(const std::string& key, core::Account&& account) {

@@ -592,6 +592,62 @@ TEST_F(ProcessorTest, AnOftenUsedAccountStaysCachedWhileAccountsUsedOncePassThro
   EXPECT_EQ(observer_.account_loads, 32);
 }
 
+// Accounts chosen for eviction leave a few per record and per commit, not all at one commit
+// (which stalled every record waiting behind it), and one used again after it was chosen stays:
+// it may have changed in a unit that has not landed yet.
+class SpreadEvictionTest : public ProcessorTest {
+ protected:
+  void SetUp() override {
+    ProcessorOptions options;
+    options.max_cached_accounts = 1000;
+    options.serialized_cache_bytes = 0;  // an evicted account comes back from the store only
+    processor_ = std::make_unique<Processor>(options, engine_, store_, observer_);
+  }
+  void Open(const std::string& account, const std::string& id) {
+    Feed("abm.engagement.v1",
+         absl::StrCat(R"({"event_id": ")", id, R"(", "event_time": ")", Time(30),
+                      R"(", "source": "mkto", "account_id": ")", account,
+                      R"(", "contact_id": "c-1", "type": "EMAIL_OPEN"})"),
+         account);
+  }
+  // Unit 1 brings 1,200 accounts in: 800 used three times ("keep-"), 400 once ("go-"). Its
+  // commit chooses 350 of the "go-" accounts (down to 85% of the bound) and evicts the 200 over
+  // the bound; the other 150 chosen are left to the records that follow.
+  void OverTheBound() {
+    for (int i = 0; i < 800; ++i) {
+      for (int n = 0; n < 3; ++n) Open(absl::StrCat("keep-", i), absl::StrCat("k-", i, "-", n));
+    }
+    for (int i = 0; i < 400; ++i) Open(absl::StrCat("go-", i), absl::StrCat("g-", i));
+    ASSERT_TRUE(processor_->Commit(sink_).ok());
+    ASSERT_EQ(observer_.cached, 1000u);
+  }
+};
+
+TEST_F(SpreadEvictionTest, TheChosenLeaveAFewPerRecord) {
+  OverTheBound();
+  // 100 records of cached accounts, two evictions before each: the 150 chosen are gone.
+  for (int n = 0; n < 100; ++n) Open(absl::StrCat("keep-", n), absl::StrCat("k2-", n));
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  EXPECT_EQ(observer_.cached, 850u);
+  EXPECT_EQ(observer_.account_loads, 1200) << "an often used account was evicted";
+}
+
+TEST_F(SpreadEvictionTest, AnAccountUsedAfterItWasChosenIsNotEvictedWhileItsUnitLands) {
+  OverTheBound();
+  // Unit 2 engages 40 "go-" accounts; some were evicted before their record comes (and are read
+  // back), some are used while still chosen.
+  for (int i = 0; i < 40; ++i) Open(absl::StrCat("go-", i), absl::StrCat("g2-", i));
+  SealedUnit landing = processor_->Seal();
+  // While unit 2 lands, unit 3's records evict the rest of the chosen, then repeat unit 2's
+  // events: each is a duplicate only if its account still holds what unit 2 did to it.
+  for (int n = 0; n < 100; ++n) Open(absl::StrCat("keep-", n), absl::StrCat("k3-", n));
+  for (int i = 0; i < 40; ++i) Open(absl::StrCat("go-", i), absl::StrCat("g2-", i));
+  ASSERT_TRUE(processor_->Land(landing, sink_).ok());
+  ASSERT_TRUE(processor_->Finish(landing, absl::OkStatus()).ok());
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  EXPECT_EQ(observer_.duplicates, 40);
+}
+
 TEST_F(ProcessorTest, AnUnknownContentTypeIsDeadLettered) {
   InputRecord record;
   record.topic = "abm.crm.v1";

@@ -35,8 +35,9 @@
 // A commit may also be pipelined: Seal() takes the staged unit out on the processing thread, Land()
 // publishes and stores it (on another thread, if the caller likes) while the processing thread
 // goes on with the next unit, and Finish() on the processing thread takes the outcome. While a
-// unit lands, its directory writes are read from memory, and no cached account is evicted, so the
-// next unit never reads the store behind it.
+// unit lands, its directory writes are read from memory, and no account it wrote is evicted (only
+// accounts clean when the last unit finished and unused since), so the next unit never reads the
+// store behind it.
 //
 // Thread-safety: one processing thread owns a Processor; only Land() may run on another thread,
 // for one unit at a time, between that unit's Seal() and Finish().
@@ -212,7 +213,14 @@ class Processor {
   // IndexTimer moves the account's timer-index entry from `before` to its current due time.
   void IndexTimer(int32_t partition, const core::Account& account, int64_t before);
   absl::StatusOr<core::Account*> Account(int32_t partition, absl::string_view account_id);
+  // EvictClean runs after each commit: it evicts some of the accounts chosen, chooses more when
+  // none are left and the cache is at 95% of its bound, and evicts whatever is over the bound.
   void EvictClean();
+  // ChooseEvictions chooses clean accounts to evict, down to 85% of the bound, the least often
+  // and least recently used first; false when there are none to choose.
+  bool ChooseEvictions();
+  // EvictChosen evicts up to n of the accounts chosen, skipping those used since.
+  void EvictChosen(size_t n);
   // KeepSerialized files an evicted account in serialized_, dropping the oldest over the budget.
   void KeepSerialized(const std::string& key, core::Account&& account);
   // DropSerializedPartition forgets the serialized accounts of a partition.
@@ -231,8 +239,17 @@ class Processor {
     // eviction drops the least recently used.
     uint64_t last_used = 0;
     uint64_t key_hash = 0;
+    // The unit being built when the account was last used (see used_).
+    uint64_t used_in = 0;
   };
   absl::flat_hash_map<std::string, Cached> cache_;
+  // Keys of the accounts used in the unit being built, once each: only these can have changed,
+  // so Seal looks at these instead of the whole cache. building_ counts the units sealed.
+  std::vector<std::string> used_;
+  uint64_t building_ = 0;
+  // Clean accounts chosen for eviction, and the value of unit_ when they were chosen.
+  std::vector<std::string> chosen_;
+  uint64_t chosen_in_ = 0;
   // Accounts evicted from cache_, serialized (see ProcessorOptions::serialized_cache_bytes), and
   // their keys in the order they were evicted; a key read back since stays in the order until it
   // comes to the front.
