@@ -32,6 +32,7 @@ class InMemoryStateStore : public StateStore {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
       absl::string_view prefix) override {
     std::vector<std::pair<std::string, std::string>> found;
+    ++scans;
     for (auto it = accounts.lower_bound(std::string(prefix));
          it != accounts.end() && absl::string_view(it->first).substr(0, prefix.size()) == prefix;
          ++it) {
@@ -39,6 +40,7 @@ class InMemoryStateStore : public StateStore {
     }
     return found;
   }
+  int scans = 0;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanRange(
       absl::string_view from, absl::string_view to, size_t limit) override {
     std::vector<std::pair<std::string, std::string>> found;
@@ -881,6 +883,53 @@ TEST_F(MatchingTest, WhileAUnitLandsTheNextReadsItsDirectoryWritesFromMemory) {
   }
   // The waiting open once (the second upsert does not release it again), then the new one.
   EXPECT_THAT(matched, ElementsAre("o-1", "o-2"));
+}
+
+// Upserts naming a domain nobody waits for skip the waiting range (a filter of the domains with
+// waiting engagement); engagement that starts waiting, or comes with a changelog restore, is
+// still released.
+TEST_F(MatchingTest, AnUpsertNamingADomainNobodyWaitsForReadsNoWaitingRange) {
+  AccountWithDomain("first.example");  // reads acme, and the waiting range once for the filter
+  const int scans = store_.scans;
+  AccountWithDomain("second.example");
+  Feed("abm.crm.v1", absl::StrCat(R"({"event_id": "crm-c", "event_time": ")", Time(10),
+                                  R"(", "source": "crm", "contact_upsert": {"contact_id": "c-9",
+                                  "account_id": "acme", "email": "kim@third.example"}})"));
+  EXPECT_EQ(store_.scans, scans);
+
+  EmailOnly("o-1", "sam@sub.consultancy.example", "EMAIL_OPEN", 30);  // waits
+  AccountWithDomain("consultancy.example");
+  EXPECT_EQ(store_.scans, scans + 1);
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  ASSERT_THAT(Published(OutboundRecord::Topic::kMatched), SizeIs(1));
+}
+
+TEST_F(MatchingTest, EngagementWaitingInARestoredChangelogIsReleased) {
+  EmailOnly("o-1", "sam@consultancy.example", "EMAIL_OPEN", 30);  // waits
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  const std::vector<ChangelogRecord> tail = sink_.Tail(2, 0);
+
+  // Another instance, which has built its filter before partition 2 moves to it.
+  InMemoryStateStore other;
+  processor_ = std::make_unique<Processor>(ProcessorOptions{}, engine_, other, observer_);
+  InputRecord upsert;
+  upsert.topic = "abm.crm.v1";
+  upsert.partition = 3;
+  upsert.key = "beta";
+  const std::string value =
+      absl::StrCat(R"({"event_id": "crm-beta", "event_time": ")", Time(20),
+                   R"(", "source": "crm", "account_upsert": {"account_id": "beta",
+                              "name": "Beta", "tier": "TIER_2", "domains": ["beta.example"]}})");
+  upsert.value = value;
+  upsert.headers = {{"content-type", "application/json"}};
+  ASSERT_TRUE(processor_->Process(upsert).ok());
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  ASSERT_THAT(observer_.deadlettered, ::testing::IsEmpty());
+  ASSERT_TRUE(processor_->RestoreChangelog(2, tail, static_cast<int64_t>(tail.size())).ok());
+
+  AccountWithDomain("consultancy.example");
+  ASSERT_TRUE(processor_->Commit(sink_).ok());
+  ASSERT_THAT(Published(OutboundRecord::Topic::kMatched), SizeIs(1));
 }
 
 TEST_F(MatchingTest, AMatchedTopicRecordWithoutAnAccountIsDeadLettered) {

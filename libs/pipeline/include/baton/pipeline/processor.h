@@ -207,6 +207,11 @@ class Processor {
   absl::StatusOr<std::optional<std::string>> DirectoryGet(const std::string& key);
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DirectoryScan(
       const std::string& prefix);
+  // NoteWaiting records in the filter that engagement waits under a domain (reversed, see
+  // core::ReversedDomain). MayBeWaiting: false if no engagement waits under the domain or a
+  // subdomain; true if some may.
+  void NoteWaiting(absl::string_view reversed);
+  absl::StatusOr<bool> MayBeWaiting(absl::string_view reversed);
   const core::FreeMailDomains& FreeMail();
   void Stage(const core::Effects& effects, const std::string& account_id);
   absl::StatusOr<core::Team*> Team();
@@ -269,6 +274,11 @@ class Processor {
   std::map<std::string, std::optional<std::string>> directory_writes_;
   // Directory writes of the sealed unit until it is Finished.
   std::map<std::string, std::optional<std::string>> landing_writes_;
+  // A Bloom filter of the domains (and their parent domains) with engagement waiting, so that
+  // an upsert naming a domain nobody waits for skips the range scan: most upserts. Built from
+  // the store on first use, kept up as engagement starts waiting (released engagement stays in
+  // it until the next build), and dropped by Rewind and RestoreChangelog. Empty: not built.
+  std::vector<uint64_t> waiting_bits_;
   std::optional<core::FreeMailDomains> free_mail_;
   // The routing team (reps, pools), loaded from the store on first use; dropped by Rewind.
   std::optional<core::Team> team_;
