@@ -1,6 +1,7 @@
 #include "baton/pipeline/processor.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <utility>
 
@@ -28,6 +29,12 @@ constexpr size_t kEvictionsPerCommit = 64;
 // The filter of domains with waiting engagement: 2^20 bits (128 KiB), two probes per domain,
 // about 3% false positives (a needless scan) with 100,000 waiting domains.
 constexpr size_t kWaitingFilterBits = size_t{1} << 20;
+
+// WaitingFilterBits are a (reversed) domain's two bits in the filter.
+std::array<size_t, 2> WaitingFilterBits(absl::string_view reversed) {
+  const uint64_t hash = absl::HashOf(reversed);
+  return {hash & (kWaitingFilterBits - 1), (hash >> 32) & (kWaitingFilterBits - 1)};
+}
 
 const std::string* FindHeader(const InputRecord& record, absl::string_view key,
                               std::string& storage) {
@@ -411,9 +418,7 @@ void Processor::NoteWaiting(absl::string_view reversed) {
   // The domain and each parent: an upsert naming a parent releases a subdomain's engagement.
   for (size_t dot = reversed.find('.'); dot != absl::string_view::npos;
        dot = reversed.find('.', dot + 1)) {
-    const uint64_t hash = absl::HashOf(reversed.substr(0, dot + 1));
-    for (uint64_t probe : {hash, hash >> 32 | hash << 32}) {
-      const size_t bit = probe & (kWaitingFilterBits - 1);
+    for (size_t bit : WaitingFilterBits(reversed.substr(0, dot + 1))) {
       waiting_bits_[bit / 64] |= uint64_t{1} << (bit % 64);
     }
   }
@@ -431,9 +436,7 @@ absl::StatusOr<bool> Processor::MayBeWaiting(absl::string_view reversed) {
       NoteWaiting(rest.substr(0, rest.find('\0')));
     }
   }
-  const uint64_t hash = absl::HashOf(reversed);
-  for (uint64_t probe : {hash, hash >> 32 | hash << 32}) {
-    const size_t bit = probe & (kWaitingFilterBits - 1);
+  for (size_t bit : WaitingFilterBits(reversed)) {
     if ((waiting_bits_[bit / 64] & uint64_t{1} << (bit % 64)) == 0) return false;
   }
   return true;
