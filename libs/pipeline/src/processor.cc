@@ -244,8 +244,9 @@ std::string DomainKey(absl::string_view domain) {
 }
 // Waiting engagement is filed under its email domain, reversed, so that a domain and all its
 // subdomains are one key range: kDirectory "w" ReversedDomain "\0" event-id-hash.
+const std::string kWaiting = absl::StrCat(kDirectory, "w");
 std::string WaitingPrefix(absl::string_view domain) {
-  return absl::StrCat(kDirectory, "w", core::ReversedDomain(domain));
+  return absl::StrCat(kWaiting, core::ReversedDomain(domain));
 }
 
 }  // namespace
@@ -352,10 +353,10 @@ absl::Status Processor::Match(const InputRecord& record, baton::v1::EngagementEv
   ++stats_.unmatched;
   if (!free_mail) {
     std::string key = WaitingPrefix(domain);
+    NoteWaiting(absl::string_view(key).substr(kWaiting.size()));
     key.push_back('\0');
     AppendBigEndian64(key, core::StableHash64({event.event_id()}));
     directory_writes_[key] = event.SerializeAsString();
-    NoteWaiting(core::ReversedDomain(domain));
   }
   return absl::OkStatus();
 }
@@ -365,11 +366,10 @@ absl::Status Processor::UpdateDirectory(const baton::v1::CrmEvent& event) {
   auto release = [this](absl::string_view domain, bool subdomains, const std::string& account_id,
                         baton::v1::MatchMethod method,
                         absl::string_view only_email) -> absl::Status {
-    const std::string reversed = core::ReversedDomain(domain);
-    absl::StatusOr<bool> may = MayBeWaiting(reversed);
+    std::string prefix = WaitingPrefix(domain);
+    absl::StatusOr<bool> may = MayBeWaiting(absl::string_view(prefix).substr(kWaiting.size()));
     if (!may.ok()) return may.status();
     if (!*may) return absl::OkStatus();
-    std::string prefix = absl::StrCat(kDirectory, "w", reversed);
     if (!subdomains) prefix.push_back('\0');
     auto waiting = DirectoryScan(prefix);
     if (!waiting.ok()) return waiting.status();
@@ -427,12 +427,11 @@ void Processor::NoteWaiting(absl::string_view reversed) {
 absl::StatusOr<bool> Processor::MayBeWaiting(absl::string_view reversed) {
   if (waiting_bits_.empty()) {
     // Built from every waiting key, in the store and not yet in it.
-    const std::string prefix = absl::StrCat(kDirectory, "w");
-    auto waiting = DirectoryScan(prefix);
+    auto waiting = DirectoryScan(kWaiting);
     if (!waiting.ok()) return waiting.status();
     waiting_bits_.assign(kWaitingFilterBits / 64, 0);
     for (const auto& [key, value] : *waiting) {
-      const absl::string_view rest = absl::string_view(key).substr(prefix.size());
+      const absl::string_view rest = absl::string_view(key).substr(kWaiting.size());
       NoteWaiting(rest.substr(0, rest.find('\0')));
     }
   }
