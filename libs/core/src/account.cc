@@ -167,7 +167,7 @@ std::vector<StoredPart> Account::TakeChanges() {
   return changes;
 }
 
-std::vector<StoredPart> Account::Release(size_t& bytes) && {
+std::vector<StoredPart> Account::Release() && {
   std::vector<StoredPart> parts;
   parts.reserve(3 + days_.size());
   std::string crm;
@@ -182,8 +182,6 @@ std::vector<StoredPart> Account::Release(size_t& bytes) && {
   for (auto& [day, records] : days_) {
     parts.push_back({StoredPart::Kind::kDay, day, std::move(records).Release()});
   }
-  bytes = 0;
-  for (const StoredPart& part : parts) bytes += part.value->size();
   return parts;
 }
 

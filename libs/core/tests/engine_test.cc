@@ -536,8 +536,7 @@ TEST_F(EngineTest, TheCrmRecordWinsOverAnOlderCopyInTheHead) {
 
 // CrmRecordOf is the CRM record among an account's parts ("" if none).
 std::string CrmRecordOf(Account account) {
-  size_t bytes = 0;
-  for (StoredPart& p : std::move(account).Release(bytes)) {
+  for (StoredPart& p : std::move(account).Release()) {
     if (p.kind == StoredPart::Kind::kCrm) return *p.value;
   }
   return {};

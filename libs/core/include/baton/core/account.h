@@ -56,10 +56,9 @@ class Account {
   // TakeChanges returns the parts written or deleted since the last call, and forgets them.
   std::vector<StoredPart> TakeChanges();
   // Release is the whole account as stored, for Restore: of a clean account, what the store
-  // holds (contacts not yet parsed are passed on as read). The sum of their value sizes is
-  // `bytes`. What the account keeps as stored bytes moves out, uncopied: only destruction may
-  // follow.
-  std::vector<StoredPart> Release(size_t& bytes) &&;
+  // holds (contacts not yet parsed are passed on as read). What the account keeps as stored
+  // bytes moves out, uncopied: only destruction may follow.
+  std::vector<StoredPart> Release() &&;
   bool dirty() const {
     return head_dirty_ || contacts_dirty_ || !dirty_days_.empty() || !dropped_days_.empty();
   }

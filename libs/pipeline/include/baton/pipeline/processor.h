@@ -257,10 +257,11 @@ class Processor {
   uint64_t chosen_in_ = 0;
   // Accounts evicted from cache_, serialized (see ProcessorOptions::serialized_cache_bytes), and
   // their keys in the order they were evicted; a key read back since stays in the order until it
-  // comes to the front.
+  // comes to the front. Each holds its stored parts in one string (PackParts): one allocation
+  // instead of a vector and a string per part, which cost about a fifth of an entry's memory.
   struct Serialized {
-    std::vector<core::StoredPart> parts;
-    size_t bytes = 0;
+    std::string packed;
+    size_t bytes = 0;  // counted against the budget
     uint64_t seq = 0;  // when filed: an older entry of the key in serialized_order_ is stale
   };
   absl::flat_hash_map<std::string, Serialized> serialized_;
