@@ -167,7 +167,9 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStateSto
   }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    records.emplace_back(it->key().ToString().substr(prefix.size()), it->value().ToString());
+    const rocksdb::Slice key = it->key();
+    records.emplace_back(std::string(key.data() + prefix.size(), key.size() - prefix.size()),
+                         it->value().ToString());
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading account state");
   return records;
@@ -184,7 +186,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> RocksDbStateSto
   std::vector<std::pair<std::string, std::string>> records;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
   for (it->Seek(begin); it->Valid() && records.size() < limit; it->Next()) {
-    records.emplace_back(it->key().ToString().substr(1), it->value().ToString());
+    const rocksdb::Slice key = it->key();
+    records.emplace_back(std::string(key.data() + 1, key.size() - 1), it->value().ToString());
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading the timer index");
   return records;
