@@ -99,7 +99,7 @@ struct Flags {
   size_t write_buffer_mb = 32;
   size_t min_free_disk_mb = 64;
   size_t max_cached_accounts = 10'000;
-  size_t serialized_cache_mb = 64;
+  size_t serialized_cache_mb = 96;
   std::string timers = "wall-clock";
   int timer_grace_ms = 0;
   std::string guarantee = "exactly-once";

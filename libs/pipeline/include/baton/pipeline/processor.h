@@ -81,7 +81,7 @@ struct ProcessorOptions {
   // them, up to about this many bytes (the oldest evicted dropped first): reading one back then
   // only parses it, without a RocksDB range scan. A serialized account takes about half the
   // memory of a cached one, and parsing it costs a fraction of a range scan. 0 turns this off.
-  size_t serialized_cache_bytes = 64 << 20;
+  size_t serialized_cache_bytes = 96 << 20;
   // Timers fire on the wall clock (live) or on each partition's event time, the latest event
   // time processed from it (replay: the same alerts as the live run).
   bool timers_on_event_time = false;
