@@ -31,17 +31,17 @@ class NullSink : public pipeline::OutputSink {
  public:
   // Counts outputs and changelog records apart; every changelog partition is at offset 0.
   absl::StatusOr<pipeline::ChangelogPositions> Publish(
-      std::vector<pipeline::OutboundRecord>& records, const pipeline::Offsets&) override {
-    pipeline::ChangelogPositions positions;
-    for (const auto& r : records) {
-      if (r.topic == pipeline::OutboundRecord::Topic::kChangelog) {
-        ++changelog;
-        changelog_bytes += static_cast<int64_t>(r.key.size() + r.value.size());
-        positions[r.partition] = 0;
-        continue;
-      }
+      std::vector<pipeline::OutboundRecord>& outputs,
+      absl::Span<const pipeline::ChangelogEntry> entries, const pipeline::Offsets&) override {
+    for (const auto& r : outputs) {
       ++count;
       bytes += r.value.size();
+    }
+    pipeline::ChangelogPositions positions;
+    for (const auto& e : entries) {
+      ++changelog;
+      changelog_bytes += static_cast<int64_t>(e.key.size() + (e.value ? e.value->size() : 0));
+      positions[e.partition] = 0;
     }
     return positions;
   }

@@ -35,10 +35,9 @@ using namespace baton;
 class CountingSink : public pipeline::OutputSink {
  public:
   absl::StatusOr<pipeline::ChangelogPositions> Publish(
-      std::vector<pipeline::OutboundRecord>& records, const pipeline::Offsets&) override {
-    for (const auto& r : records) {
-      if (r.topic != pipeline::OutboundRecord::Topic::kChangelog) ++count;
-    }
+      std::vector<pipeline::OutboundRecord>& outputs, absl::Span<const pipeline::ChangelogEntry>,
+      const pipeline::Offsets&) override {
+    count += static_cast<int64_t>(outputs.size());
     return pipeline::ChangelogPositions{};
   }
   int64_t count = 0;

@@ -127,8 +127,6 @@ const std::string& KafkaOutputSink::TopicOf(pipeline::OutboundRecord::Topic topi
       return options_.topics.matched;
     case pipeline::OutboundRecord::Topic::kUnmatched:
       return options_.topics.unmatched;
-    case pipeline::OutboundRecord::Topic::kChangelog:
-      return options_.topics.changelog;
     case pipeline::OutboundRecord::Topic::kDeadLetter:
       break;
   }
@@ -150,43 +148,63 @@ void KafkaOutputSink::dr_cb(RdKafka::Message& message) {
   }
 }
 
+absl::Status KafkaOutputSink::ProduceOne(const std::string& topic, int32_t partition,
+                                         absl::string_view key, const std::string* value,
+                                         const std::vector<pipeline::Header>& headers,
+                                         bool changelog) {
+  RdKafka::Headers* kafka_headers = nullptr;
+  if (!headers.empty()) {
+    kafka_headers = RdKafka::Headers::create();
+    for (const auto& h : headers) kafka_headers->add(h.key, h.value.data(), h.value.size());
+  }
+  // A tombstone has a null value; an empty value is a value.
+  static const char kEmpty = 0;
+  void* payload =
+      value == nullptr ? nullptr : const_cast<char*>(value->empty() ? &kEmpty : value->data());
+  uint64_t seq;
+  {
+    absl::MutexLock lock(&mu_);
+    seq = ++last_seq_;
+    undelivered_.insert(seq);
+  }
+  for (;;) {
+    RdKafka::ErrorCode err = producer_->produce(
+        topic,
+        partition == pipeline::OutboundRecord::kAnyPartition ? RdKafka::Topic::PARTITION_UA
+                                                             : partition,
+        RdKafka::Producer::RK_MSG_COPY, payload, value == nullptr ? 0 : value->size(), key.data(),
+        key.size(), /*timestamp=*/0, kafka_headers, Opaque(seq, changelog));
+    if (err == RdKafka::ERR_NO_ERROR) return absl::OkStatus();  // it owns the headers now
+    if (err == RdKafka::ERR__QUEUE_FULL) {
+      producer_->poll(50);
+      continue;
+    }
+    delete kafka_headers;
+    absl::MutexLock lock(&mu_);
+    undelivered_.erase(seq);
+    return absl::UnavailableError(
+        absl::StrCat("producing to ", topic, ": ", RdKafka::err2str(err)));
+  }
+}
+
 absl::StatusOr<uint64_t> KafkaOutputSink::Produce(absl::Span<pipeline::OutboundRecord> records) {
-  for (pipeline::OutboundRecord& record : records) {
-    const bool changelog = record.topic == pipeline::OutboundRecord::Topic::kChangelog;
-    RdKafka::Headers* headers = nullptr;
-    if (!record.headers.empty()) {
-      headers = RdKafka::Headers::create();
-      for (const auto& h : record.headers) headers->add(h.key, h.value.data(), h.value.size());
-    }
-    // A tombstone has a null value; an empty value is a value.
-    static const char kEmpty = 0;
-    void* value = record.tombstone
-                      ? nullptr
-                      : const_cast<char*>(record.value.empty() ? &kEmpty : record.value.data());
-    uint64_t seq;
-    {
-      absl::MutexLock lock(&mu_);
-      seq = ++last_seq_;
-      undelivered_.insert(seq);
-    }
-    for (;;) {
-      RdKafka::ErrorCode err = producer_->produce(
-          TopicOf(record.topic),
-          record.partition == pipeline::OutboundRecord::kAnyPartition ? RdKafka::Topic::PARTITION_UA
-                                                                      : record.partition,
-          RdKafka::Producer::RK_MSG_COPY, value, record.tombstone ? 0 : record.value.size(),
-          record.key.data(), record.key.size(), /*timestamp=*/0, headers, Opaque(seq, changelog));
-      if (err == RdKafka::ERR_NO_ERROR) break;  // the producer owns `headers` now
-      if (err == RdKafka::ERR__QUEUE_FULL) {
-        producer_->poll(50);
-        continue;
-      }
-      delete headers;
-      absl::MutexLock lock(&mu_);
-      undelivered_.erase(seq);
-      return absl::UnavailableError(
-          absl::StrCat("producing to ", TopicOf(record.topic), ": ", RdKafka::err2str(err)));
-    }
+  for (const pipeline::OutboundRecord& record : records) {
+    absl::Status s = ProduceOne(TopicOf(record.topic), record.partition, record.key,
+                                record.tombstone ? nullptr : &record.value, record.headers,
+                                /*changelog=*/false);
+    if (!s.ok()) return s;
+  }
+  absl::MutexLock lock(&mu_);
+  return last_seq_;
+}
+
+absl::StatusOr<uint64_t> KafkaOutputSink::Produce(
+    absl::Span<const pipeline::ChangelogEntry> changelog) {
+  static const std::vector<pipeline::Header> kNoHeaders;
+  for (const pipeline::ChangelogEntry& entry : changelog) {
+    absl::Status s = ProduceOne(options_.topics.changelog, entry.partition, entry.key, entry.value,
+                                kNoHeaders, /*changelog=*/true);
+    if (!s.ok()) return s;
   }
   absl::MutexLock lock(&mu_);
   return last_seq_;
@@ -229,7 +247,8 @@ absl::Status KafkaOutputSink::Send(std::vector<pipeline::OutboundRecord>& record
 }
 
 absl::StatusOr<pipeline::ChangelogPositions> KafkaOutputSink::Publish(
-    std::vector<pipeline::OutboundRecord>& records, const pipeline::Offsets& input_offsets) {
+    std::vector<pipeline::OutboundRecord>& outputs,
+    absl::Span<const pipeline::ChangelogEntry> changelog, const pipeline::Offsets& input_offsets) {
   // Reports count for the unit being published: its records, those it sent early, and any of the
   // next unit's produced before the wait (waiting for more is safe). Whatever happens to this
   // unit, the next one counts failures after the last record it waited for. (A record of a unit
@@ -246,28 +265,26 @@ absl::StatusOr<pipeline::ChangelogPositions> KafkaOutputSink::Publish(
   };
   if (absl::Status s = Ready(); !s.ok()) return s;
   if (transactional()) {
-    if (absl::Status s = Transact(records, input_offsets, last); !s.ok()) return s;
+    if (absl::Status s = Transact(outputs, changelog, input_offsets, last); !s.ok()) return s;
   } else {
     // The outputs are acknowledged before any changelog record is sent: a crash in between
-    // leaves a changelog that never holds state whose outputs were not delivered.
-    auto changelog = std::stable_partition(records.begin(), records.end(), [](const auto& r) {
-      return r.topic != pipeline::OutboundRecord::Topic::kChangelog;
-    });
-    const auto split = static_cast<size_t>(changelog - records.begin());
-    absl::Span<pipeline::OutboundRecord> all(records);
-    // The outputs' wait also covers those sent early, even when none is staged here.
-    for (absl::Span<pipeline::OutboundRecord> part : {all.subspan(0, split), all.subspan(split)}) {
-      absl::StatusOr<uint64_t> produced = Produce(part);
-      if (!produced.ok()) return produced.status();
-      last = *produced;
-      if (absl::Status s = AwaitDelivery(last); !s.ok()) return s;
-    }
+    // leaves a changelog that never holds state whose outputs were not delivered. The outputs'
+    // wait also covers those sent early, even when none is staged here.
+    absl::StatusOr<uint64_t> produced = Produce(absl::MakeSpan(outputs));
+    if (!produced.ok()) return produced.status();
+    last = *produced;
+    if (absl::Status s = AwaitDelivery(last); !s.ok()) return s;
+    produced = Produce(changelog);
+    if (!produced.ok()) return produced.status();
+    last = *produced;
+    if (absl::Status s = AwaitDelivery(last); !s.ok()) return s;
   }
   absl::MutexLock lock(&mu_);
   return positions_;
 }
 
-absl::Status KafkaOutputSink::Transact(std::vector<pipeline::OutboundRecord>& records,
+absl::Status KafkaOutputSink::Transact(std::vector<pipeline::OutboundRecord>& outputs,
+                                       absl::Span<const pipeline::ChangelogEntry> changelog,
                                        const pipeline::Offsets& input_offsets, uint64_t& last) {
   const int timeout_ms = TimeoutMs(options_.operation_timeout);
   if (!input_offsets.empty() && consumer_ == nullptr) {
@@ -276,7 +293,8 @@ absl::Status KafkaOutputSink::Transact(std::vector<pipeline::OutboundRecord>& re
   if (std::unique_ptr<RdKafka::Error> e(producer_->begin_transaction()); e) {
     return TransactionFailed("beginning a transaction", std::move(e));
   }
-  absl::StatusOr<uint64_t> produced = Produce(absl::MakeSpan(records));
+  absl::StatusOr<uint64_t> produced = Produce(absl::MakeSpan(outputs));
+  if (produced.ok()) produced = Produce(changelog);
   if (!produced.ok()) {
     std::unique_ptr<RdKafka::Error> e(producer_->abort_transaction(timeout_ms));
     if (e) DropProducer();

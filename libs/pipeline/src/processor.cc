@@ -660,6 +660,64 @@ absl::StatusOr<core::Account*> Processor::Account(int32_t partition, absl::strin
               .first->second.account;
 }
 
+namespace {
+
+// A changelog record holding an input partition's next offset: the key is this prefix (a
+// partition number no partition has) and the input topic; the value the offset, big-endian.
+const std::string kOffsetRecordPrefix("\xff\xff\xff\xfeo", 5);
+
+// PartitionOfKey is the partition a stored record belongs to; -1 for the global range.
+int32_t PartitionOfKey(absl::string_view key) {
+  uint32_t p = 0;
+  for (unsigned char c : key.substr(0, 4)) p = (p << 8) | c;
+  return static_cast<int32_t>(p);
+}
+
+// GlobalChangelogPartition is the changelog partition of a unit's global records (the directory
+// and the team): the unit's lowest partition, so that a restart, which replays every owned
+// partition's tail, finds them in order with the unit's other records. nullopt when the unit
+// names no partition; then it has no changelog.
+std::optional<int32_t> GlobalChangelogPartition(const StateBatch& batch) {
+  int32_t lowest = std::numeric_limits<int32_t>::max();
+  for (const auto& [tp, offset] : batch.offsets) lowest = std::min(lowest, tp.partition);
+  for (const auto& [key, value] : batch.writes) {
+    const int32_t p = PartitionOfKey(key);
+    if (p >= 0) lowest = std::min(lowest, p);
+  }
+  if (lowest == std::numeric_limits<int32_t>::max()) return std::nullopt;
+  return lowest;
+}
+
+// ChangelogOf is a unit's changelog: a record per store write, then one per input partition
+// holding its next offset (their keys and values are kept in `offset_records`). The entries
+// refer to the batch, not copies of it.
+std::vector<ChangelogEntry> ChangelogOf(
+    const StateBatch& batch, std::vector<std::pair<std::string, std::string>>& offset_records) {
+  std::vector<ChangelogEntry> changelog;
+  const std::optional<int32_t> global = GlobalChangelogPartition(batch);
+  if (!global.has_value()) return changelog;
+  offset_records.clear();
+  offset_records.reserve(batch.offsets.size());
+  for (const auto& [tp, offset] : batch.offsets) {
+    std::string value;
+    AppendBigEndian64(value, static_cast<uint64_t>(offset));
+    offset_records.emplace_back(kOffsetRecordPrefix + tp.topic, std::move(value));
+  }
+  changelog.reserve(batch.writes.size() + batch.offsets.size());
+  for (const auto& [key, value] : batch.writes) {
+    const int32_t p = PartitionOfKey(key);
+    changelog.push_back({p >= 0 ? p : *global, key, value.has_value() ? &*value : nullptr});
+  }
+  auto record = offset_records.begin();
+  for (const auto& [tp, offset] : batch.offsets) {
+    changelog.push_back({tp.partition, record->first, &record->second});
+    ++record;
+  }
+  return changelog;
+}
+
+}  // namespace
+
 absl::StatusOr<Offsets> Processor::Commit(OutputSink& sink) {
   SealedUnit unit = Seal();
   const absl::Status landed = Land(unit, sink);
@@ -697,8 +755,7 @@ SealedUnit Processor::Seal() {
   landing_writes_ = std::move(directory_writes_);
   directory_writes_.clear();
   batch.offsets = offsets_;
-  StageChangelog(batch);
-  unit.publish = !outputs_.empty() || sent_early_;
+  unit.publish = !outputs_.empty() || sent_early_ || GlobalChangelogPartition(batch).has_value();
   unit.outputs = std::move(outputs_);
   unit.input_offsets = std::move(offsets_);
   unit.stats = std::move(stats_);
@@ -712,7 +769,11 @@ SealedUnit Processor::Seal() {
 absl::Status Processor::Land(SealedUnit& unit, OutputSink& sink) {
   const absl::Time start = absl::Now();
   if (unit.publish) {
-    absl::StatusOr<ChangelogPositions> positions = sink.Publish(unit.outputs, unit.input_offsets);
+    // The changelog refers to the batch's own records, which the store write below reads again.
+    std::vector<std::pair<std::string, std::string>> offset_records;
+    const std::vector<ChangelogEntry> changelog = ChangelogOf(unit.batch, offset_records);
+    absl::StatusOr<ChangelogPositions> positions =
+        sink.Publish(unit.outputs, changelog, unit.input_offsets);
     if (!positions.ok()) {
       unit.failed_stage = "publish";
       return positions.status();
@@ -739,56 +800,6 @@ absl::StatusOr<Offsets> Processor::Finish(SealedUnit& unit, const absl::Status& 
   EvictClean();
   observer_.CachedAccounts(cache_.size());
   return std::move(unit.input_offsets);
-}
-
-namespace {
-
-// A changelog record holding an input partition's next offset: the key is this prefix (a
-// partition number no partition has) and the input topic; the value the offset, big-endian.
-const std::string kOffsetRecordPrefix("\xff\xff\xff\xfeo", 5);
-
-// PartitionOfKey is the partition a stored record belongs to; -1 for the global range.
-int32_t PartitionOfKey(absl::string_view key) {
-  uint32_t p = 0;
-  for (unsigned char c : key.substr(0, 4)) p = (p << 8) | c;
-  return static_cast<int32_t>(p);
-}
-
-}  // namespace
-
-void Processor::StageChangelog(const StateBatch& batch) {
-  // Global records (the directory and the team) go with the unit's lowest partition: a
-  // restart replays every owned partition's tail, and a unit's records stay in order.
-  int32_t global_partition = std::numeric_limits<int32_t>::max();
-  for (const auto& [tp, offset] : batch.offsets) {
-    global_partition = std::min(global_partition, tp.partition);
-  }
-  for (const auto& [key, value] : batch.writes) {
-    const int32_t p = PartitionOfKey(key);
-    if (p >= 0) global_partition = std::min(global_partition, p);
-  }
-  if (global_partition == std::numeric_limits<int32_t>::max()) return;  // nothing to log
-  for (const auto& [key, value] : batch.writes) {
-    OutboundRecord record;
-    record.topic = OutboundRecord::Topic::kChangelog;
-    const int32_t p = PartitionOfKey(key);
-    record.partition = p >= 0 ? p : global_partition;
-    record.key = key;
-    if (value.has_value()) {
-      record.value = *value;
-    } else {
-      record.tombstone = true;
-    }
-    outputs_.push_back(std::move(record));
-  }
-  for (const auto& [tp, offset] : batch.offsets) {
-    OutboundRecord record;
-    record.topic = OutboundRecord::Topic::kChangelog;
-    record.partition = tp.partition;
-    record.key = kOffsetRecordPrefix + tp.topic;
-    AppendBigEndian64(record.value, static_cast<uint64_t>(offset));
-    outputs_.push_back(std::move(record));
-  }
 }
 
 absl::StatusOr<std::optional<int64_t>> Processor::ChangelogPosition(int32_t partition) {

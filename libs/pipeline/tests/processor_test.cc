@@ -76,19 +76,18 @@ class InMemoryStateStore : public StateStore {
 // `changelog`, as a broker would (a record's offset is its index).
 class RecordingSink : public OutputSink {
  public:
-  absl::StatusOr<ChangelogPositions> Publish(std::vector<OutboundRecord>& records,
+  absl::StatusOr<ChangelogPositions> Publish(std::vector<OutboundRecord>& outputs,
+                                             absl::Span<const ChangelogEntry> entries,
                                              const Offsets&) override {
     if (fail) return absl::UnavailableError("broker down");
+    published.insert(published.end(), outputs.begin(), outputs.end());
     ChangelogPositions positions;
-    for (auto& r : records) {
-      if (r.topic != OutboundRecord::Topic::kChangelog) {
-        published.push_back(r);
-        continue;
-      }
-      EXPECT_GE(r.partition, 0);
-      auto& log = changelog[r.partition];
-      log.push_back({r.key, r.tombstone ? std::nullopt : std::optional<std::string>(r.value)});
-      positions[r.partition] = static_cast<int64_t>(log.size());
+    for (const ChangelogEntry& e : entries) {
+      EXPECT_GE(e.partition, 0);
+      auto& log = changelog[e.partition];
+      log.push_back(
+          {std::string(e.key), e.value ? std::optional<std::string>(*e.value) : std::nullopt});
+      positions[e.partition] = static_cast<int64_t>(log.size());
     }
     return positions;
   }
@@ -268,17 +267,15 @@ class EarlySink : public RecordingSink {
  public:
   bool SendsEarly() const override { return true; }
   absl::Status Send(std::vector<OutboundRecord>& records) override {
-    for (OutboundRecord& r : records) {
-      EXPECT_NE(r.topic, OutboundRecord::Topic::kChangelog);
-      sent.push_back(r);
-    }
+    sent.insert(sent.end(), records.begin(), records.end());
     records.clear();
     return absl::OkStatus();
   }
-  absl::StatusOr<ChangelogPositions> Publish(std::vector<OutboundRecord>& records,
+  absl::StatusOr<ChangelogPositions> Publish(std::vector<OutboundRecord>& outputs,
+                                             absl::Span<const ChangelogEntry> entries,
                                              const Offsets& offsets) override {
     ++publishes;
-    return RecordingSink::Publish(records, offsets);
+    return RecordingSink::Publish(outputs, entries, offsets);
   }
   std::vector<OutboundRecord> sent;
   int publishes = 0;

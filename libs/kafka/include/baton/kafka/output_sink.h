@@ -82,7 +82,8 @@ class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::Deli
   absl::Status Ready();
 
   absl::StatusOr<pipeline::ChangelogPositions> Publish(
-      std::vector<pipeline::OutboundRecord>& records,
+      std::vector<pipeline::OutboundRecord>& outputs,
+      absl::Span<const pipeline::ChangelogEntry> changelog,
       const pipeline::Offsets& input_offsets) override;
   bool SendsEarly() const override { return !transactional(); }
   absl::Status Send(std::vector<pipeline::OutboundRecord>& records) override;
@@ -92,9 +93,15 @@ class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::Deli
       : settings_(std::move(settings)), options_(std::move(options)) {}
   void dr_cb(RdKafka::Message& message) override;
   const std::string& TopicOf(pipeline::OutboundRecord::Topic topic) const;
+  // ProduceOne hands one record to the producer (a copy of it; value nullptr: a tombstone),
+  // numbered for its delivery report; `changelog` records also advance the positions reached.
+  absl::Status ProduceOne(const std::string& topic, int32_t partition, absl::string_view key,
+                          const std::string* value, const std::vector<pipeline::Header>& headers,
+                          bool changelog);
   // Produce hands records to the producer and returns the sequence number of the last record
   // produced so far (by any thread).
   absl::StatusOr<uint64_t> Produce(absl::Span<pipeline::OutboundRecord> records);
+  absl::StatusOr<uint64_t> Produce(absl::Span<const pipeline::ChangelogEntry> changelog);
   // AwaitDelivery serves delivery reports until every record up to sequence `last` is reported,
   // and fails if any of those after the previous unit's failed.
   absl::Status AwaitDelivery(uint64_t last);
@@ -103,7 +110,8 @@ class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::Deli
   std::optional<std::string> Undelivered(uint64_t last);
   // Transact publishes an exactly-once unit as one transaction; `last` is set to the sequence
   // number of its last record.
-  absl::Status Transact(std::vector<pipeline::OutboundRecord>& records,
+  absl::Status Transact(std::vector<pipeline::OutboundRecord>& outputs,
+                        absl::Span<const pipeline::ChangelogEntry> changelog,
                         const pipeline::Offsets& input_offsets, uint64_t& last);
   // TransactionFailed turns a failed transactional step into Publish's error, aborting the
   // transaction or dropping the producer as the error requires.

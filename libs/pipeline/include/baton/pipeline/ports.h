@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 
 namespace baton::pipeline {
 
@@ -42,9 +43,9 @@ struct Header {
 // OutboundRecord is one message to publish.
 struct OutboundRecord {
   // kMatched is Baton's internal topic of re-keyed (matched) engagement; kUnmatched the queue of
-  // engagement no account could be found for; kChangelog the state changelog (one record per
-  // stored record written, see Processor).
-  enum class Topic { kRoutedLeads, kAlerts, kDeadLetter, kMatched, kUnmatched, kChangelog };
+  // engagement no account could be found for. The state changelog is published apart
+  // (ChangelogEntry).
+  enum class Topic { kRoutedLeads, kAlerts, kDeadLetter, kMatched, kUnmatched };
   Topic topic = Topic::kAlerts;
   // The partition to write to; kAnyPartition lets the producer's partitioner choose by key.
   static constexpr int32_t kAnyPartition = -1;
@@ -101,6 +102,16 @@ class StateStore {
 // The next offset of each state-changelog partition, after what a unit wrote to it.
 using ChangelogPositions = std::map<int32_t, int64_t>;
 
+// ChangelogEntry is one record of a unit's state changelog (see Processor): a stored record the
+// unit writes, by its full key, or an input partition's next offset. The key and value refer to
+// the unit's own storage, valid until Publish returns.
+struct ChangelogEntry {
+  int32_t partition = 0;
+  absl::string_view key;
+  // nullptr for a tombstone, which deletes `key` from the compacted changelog.
+  const std::string* value = nullptr;
+};
+
 // OutputSink publishes a commit unit's records: the outputs and the state changelog.
 class OutputSink {
  public:
@@ -110,7 +121,8 @@ class OutputSink {
   // none of it counts (at-least-once: some records may have been written, and are written
   // again with the same ids when the unit is retried). On success it returns, per changelog
   // partition written, the offset just past the unit's last changelog record.
-  virtual absl::StatusOr<ChangelogPositions> Publish(std::vector<OutboundRecord>& records,
+  virtual absl::StatusOr<ChangelogPositions> Publish(std::vector<OutboundRecord>& outputs,
+                                                     absl::Span<const ChangelogEntry> changelog,
                                                      const Offsets& input_offsets) = 0;
 
   // SendsEarly: the sink takes a unit's outputs as they are produced (Send), ahead of Publish,
@@ -118,9 +130,9 @@ class OutputSink {
   // only, where a unit that then fails may have written some records anyway. An exactly-once
   // sink publishes a unit as one transaction and does not.
   virtual bool SendsEarly() const { return false; }
-  // Send starts writing outputs (never changelog records) of the unit being built and takes
-  // them out of `records`. They belong to the unit: its Publish succeeds only once they are
-  // acknowledged too. An error means the unit cannot commit (Rewind, as for Publish).
+  // Send starts writing outputs of the unit being built and takes them out of `records`. They
+  // belong to the unit: its Publish succeeds only once they are acknowledged too. An error means
+  // the unit cannot commit (Rewind, as for Publish).
   virtual absl::Status Send(std::vector<OutboundRecord>& /*records*/) {
     return absl::UnimplementedError("this sink publishes whole units only");
   }

@@ -230,8 +230,6 @@ class Processor {
   void KeepSerialized(const std::string& key, core::Account&& account);
   // DropSerializedPartition forgets the serialized accounts of a partition.
   void DropSerializedPartition(int32_t partition);
-  // StageChangelog stages the changelog records of a unit's store writes and input offsets.
-  void StageChangelog(const StateBatch& batch);
 
   ProcessorOptions options_;
   const core::Engine& engine_;
