@@ -673,29 +673,21 @@ int32_t PartitionOfKey(absl::string_view key) {
   return static_cast<int32_t>(p);
 }
 
-// GlobalChangelogPartition is the changelog partition of a unit's global records (the directory
-// and the team): the unit's lowest partition, so that a restart, which replays every owned
-// partition's tail, finds them in order with the unit's other records. nullopt when the unit
-// names no partition; then it has no changelog.
-std::optional<int32_t> GlobalChangelogPartition(const StateBatch& batch) {
-  int32_t lowest = std::numeric_limits<int32_t>::max();
-  for (const auto& [tp, offset] : batch.offsets) lowest = std::min(lowest, tp.partition);
-  for (const auto& [key, value] : batch.writes) {
-    const int32_t p = PartitionOfKey(key);
-    if (p >= 0) lowest = std::min(lowest, p);
-  }
-  if (lowest == std::numeric_limits<int32_t>::max()) return std::nullopt;
-  return lowest;
-}
-
 // ChangelogOf is a unit's changelog: a record per store write, then one per input partition
 // holding its next offset (their keys and values are kept in `offset_records`). The entries
-// refer to the batch, not copies of it.
+// refer to the batch, not copies of it. Global records (the directory and the team) go with the
+// unit's lowest partition, so that a restart, which replays every owned partition's tail, finds
+// them in order with the unit's other records; a unit that names no partition has no changelog.
 std::vector<ChangelogEntry> ChangelogOf(
     const StateBatch& batch, std::vector<std::pair<std::string, std::string>>& offset_records) {
   std::vector<ChangelogEntry> changelog;
-  const std::optional<int32_t> global = GlobalChangelogPartition(batch);
-  if (!global.has_value()) return changelog;
+  int32_t global = std::numeric_limits<int32_t>::max();
+  for (const auto& [tp, offset] : batch.offsets) global = std::min(global, tp.partition);
+  for (const auto& [key, value] : batch.writes) {
+    const int32_t p = PartitionOfKey(key);
+    if (p >= 0) global = std::min(global, p);
+  }
+  if (global == std::numeric_limits<int32_t>::max()) return changelog;
   offset_records.clear();
   offset_records.reserve(batch.offsets.size());
   for (const auto& [tp, offset] : batch.offsets) {
@@ -706,7 +698,7 @@ std::vector<ChangelogEntry> ChangelogOf(
   changelog.reserve(batch.writes.size() + batch.offsets.size());
   for (const auto& [key, value] : batch.writes) {
     const int32_t p = PartitionOfKey(key);
-    changelog.push_back({p >= 0 ? p : *global, key, value.has_value() ? &*value : nullptr});
+    changelog.push_back({p >= 0 ? p : global, key, value.has_value() ? &*value : nullptr});
   }
   auto record = offset_records.begin();
   for (const auto& [tp, offset] : batch.offsets) {
@@ -755,7 +747,7 @@ SealedUnit Processor::Seal() {
   landing_writes_ = std::move(directory_writes_);
   directory_writes_.clear();
   batch.offsets = offsets_;
-  unit.publish = !outputs_.empty() || sent_early_ || GlobalChangelogPartition(batch).has_value();
+  unit.publish = !outputs_.empty() || sent_early_;
   unit.outputs = std::move(outputs_);
   unit.input_offsets = std::move(offsets_);
   unit.stats = std::move(stats_);
@@ -768,10 +760,10 @@ SealedUnit Processor::Seal() {
 
 absl::Status Processor::Land(SealedUnit& unit, OutputSink& sink) {
   const absl::Time start = absl::Now();
-  if (unit.publish) {
-    // The changelog refers to the batch's own records, which the store write below reads again.
-    std::vector<std::pair<std::string, std::string>> offset_records;
-    const std::vector<ChangelogEntry> changelog = ChangelogOf(unit.batch, offset_records);
+  // The changelog refers to the batch's own records, which the store write below reads again.
+  std::vector<std::pair<std::string, std::string>> offset_records;
+  const std::vector<ChangelogEntry> changelog = ChangelogOf(unit.batch, offset_records);
+  if (unit.publish || !changelog.empty()) {
     absl::StatusOr<ChangelogPositions> positions =
         sink.Publish(unit.outputs, changelog, unit.input_offsets);
     if (!positions.ok()) {

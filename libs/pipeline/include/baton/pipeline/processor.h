@@ -118,7 +118,8 @@ struct SealedUnit {
   std::vector<OutboundRecord> outputs;
   Offsets input_offsets;
   CommitStats stats;
-  // The sink has outputs of the unit to wait for, or records to publish.
+  // The unit has outputs to publish, or sent early to wait for; Land also publishes a unit that
+  // has only a changelog.
   bool publish = false;
   // Set by Land: how long it took, or the stage that failed ("publish", "store").
   absl::Duration took;
