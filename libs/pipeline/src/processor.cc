@@ -681,24 +681,28 @@ int32_t PartitionOfKey(absl::string_view key) {
 std::vector<ChangelogEntry> ChangelogOf(
     const StateBatch& batch, std::vector<std::pair<std::string, std::string>>& offset_records) {
   std::vector<ChangelogEntry> changelog;
+  changelog.reserve(batch.writes.size() + batch.offsets.size());
   int32_t global = std::numeric_limits<int32_t>::max();
-  for (const auto& [tp, offset] : batch.offsets) global = std::min(global, tp.partition);
+  bool has_global = false;
   for (const auto& [key, value] : batch.writes) {
     const int32_t p = PartitionOfKey(key);
     if (p >= 0) global = std::min(global, p);
+    has_global |= p < 0;
+    changelog.push_back({p, key, value.has_value() ? &*value : nullptr});
   }
-  if (global == std::numeric_limits<int32_t>::max()) return changelog;
+  for (const auto& [tp, offset] : batch.offsets) global = std::min(global, tp.partition);
+  if (global == std::numeric_limits<int32_t>::max()) return {};
+  if (has_global) {
+    for (ChangelogEntry& entry : changelog) {
+      if (entry.partition < 0) entry.partition = global;
+    }
+  }
   offset_records.clear();
   offset_records.reserve(batch.offsets.size());
   for (const auto& [tp, offset] : batch.offsets) {
     std::string value;
     AppendBigEndian64(value, static_cast<uint64_t>(offset));
     offset_records.emplace_back(kOffsetRecordPrefix + tp.topic, std::move(value));
-  }
-  changelog.reserve(batch.writes.size() + batch.offsets.size());
-  for (const auto& [key, value] : batch.writes) {
-    const int32_t p = PartitionOfKey(key);
-    changelog.push_back({p >= 0 ? p : global, key, value.has_value() ? &*value : nullptr});
   }
   auto record = offset_records.begin();
   for (const auto& [tp, offset] : batch.offsets) {
