@@ -291,8 +291,9 @@ std::string WaitingPrefix(absl::string_view domain) {
 }  // namespace
 
 const std::optional<std::string>* Processor::PendingWrite(const std::string& key) const {
-  if (auto it = directory_writes_.find(key); it != directory_writes_.end()) return &it->second;
-  if (auto it = landing_writes_.find(key); it != landing_writes_.end()) return &it->second;
+  for (const DirectoryWrites* writes : {&directory_writes_, &landing_writes_}) {
+    if (auto it = writes->by_key.find(key); it != writes->by_key.end()) return &it->second;
+  }
   return nullptr;
 }
 
@@ -308,9 +309,9 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Processor::Dire
   std::map<std::string, std::string> merged;
   for (auto& [suffix, value] : *stored) merged[prefix + suffix] = std::move(value);
   // The landing unit's writes, then this unit's, over the store's.
-  for (const auto* writes : {&landing_writes_, &directory_writes_}) {
-    for (auto it = writes->lower_bound(prefix);
-         it != writes->end() && absl::StartsWith(it->first, prefix); ++it) {
+  for (const DirectoryWrites* writes : {&landing_writes_, &directory_writes_}) {
+    for (auto it = writes->waiting.lower_bound(prefix);
+         it != writes->waiting.end() && absl::StartsWith(it->first, prefix); ++it) {
       if (it->second) {
         merged[it->first] = *it->second;
       } else {
@@ -395,7 +396,7 @@ absl::Status Processor::Match(const InputRecord& record, baton::v1::EngagementEv
     NoteWaiting(absl::string_view(key).substr(kWaiting.size()));
     key.push_back('\0');
     AppendBigEndian64(key, core::StableHash64({event.event_id()}));
-    directory_writes_[key] = event.SerializeAsString();
+    directory_writes_.waiting[key] = event.SerializeAsString();
   }
   return absl::OkStatus();
 }
@@ -420,16 +421,16 @@ absl::Status Processor::UpdateDirectory(const baton::v1::CrmEvent& event) {
       if (!only_email.empty() && !absl::EqualsIgnoreCase(parked.contact_email(), only_email)) {
         continue;
       }
-      directory_writes_[key] = std::nullopt;
+      directory_writes_.waiting[key] = std::nullopt;
       Rekey(std::move(parked), account_id, method);
     }
     return absl::OkStatus();
   };
   if (event.has_contact_upsert()) {
     const auto& c = event.contact_upsert();
-    directory_writes_[ContactKey(c.contact_id())] = c.account_id();
+    directory_writes_.by_key[ContactKey(c.contact_id())] = c.account_id();
     if (!c.email().empty()) {
-      directory_writes_[EmailKey(c.email())] = c.account_id();
+      directory_writes_.by_key[EmailKey(c.email())] = c.account_id();
       const std::string domain = core::EmailDomain(c.email());
       if (!domain.empty()) {
         return release(domain, /*subdomains=*/false, c.account_id(), baton::v1::KNOWN_CONTACT,
@@ -441,7 +442,7 @@ absl::Status Processor::UpdateDirectory(const baton::v1::CrmEvent& event) {
     for (const std::string& raw : a.domains()) {
       const std::string domain = core::NormalizeDomain(raw);
       if (domain.empty() || FreeMail().Contains(domain)) continue;
-      directory_writes_[DomainKey(domain)] = a.account_id();
+      directory_writes_.by_key[DomainKey(domain)] = a.account_id();
       if (absl::Status s =
               release(domain, /*subdomains=*/true, a.account_id(), baton::v1::EMAIL_DOMAIN, "");
           !s.ok()) {
@@ -551,8 +552,8 @@ void Processor::IndexTimer(int32_t partition, const core::Account& account, int6
   const int64_t after = account.head().timer_due_ms();
   if (after == before) return;
   const std::string& id = account.head().account_id();
-  if (before != 0) directory_writes_[TimerKey(partition, before, id)] = std::nullopt;
-  if (after != 0) directory_writes_[TimerKey(partition, after, id)] = std::string();
+  if (before != 0) directory_writes_.by_key[TimerKey(partition, before, id)] = std::nullopt;
+  if (after != 0) directory_writes_.by_key[TimerKey(partition, after, id)] = std::string();
 }
 
 absl::Status Processor::ExpireTimers(const std::vector<int32_t>& partitions, absl::Time now) {
@@ -586,7 +587,7 @@ absl::Status Processor::ExpireTimers(const std::vector<int32_t>& partitions, abs
       const int64_t before = (*account)->head().timer_due_ms();
       if (before != indexed) {
         // A leftover entry (the account's timer moved in a unit that also wrote this one).
-        directory_writes_[key] = std::nullopt;
+        directory_writes_.by_key[key] = std::nullopt;
         continue;
       }
       core::Effects effects = engine_.Expire(**account, **team, until);
@@ -747,7 +748,8 @@ SealedUnit Processor::Seal() {
     }
   }
   // The directory writes stay readable from memory until the unit has landed.
-  for (const auto& [key, value] : directory_writes_) batch.writes.emplace_back(key, value);
+  for (const auto& [key, value] : directory_writes_.by_key) batch.writes.emplace_back(key, value);
+  for (const auto& [key, value] : directory_writes_.waiting) batch.writes.emplace_back(key, value);
   landing_writes_ = std::move(directory_writes_);
   directory_writes_.clear();
   batch.offsets = offsets_;

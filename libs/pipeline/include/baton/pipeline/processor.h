@@ -206,6 +206,8 @@ class Processor {
   // PendingWrite is the unit's or the landing unit's write of a directory key, if any.
   const std::optional<std::string>* PendingWrite(const std::string& key) const;
   absl::StatusOr<std::optional<std::string>> DirectoryGet(const std::string& key);
+  // DirectoryScan reads the engagement waiting under `prefix` (which starts with the waiting
+  // range's own prefix), in key order.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DirectoryScan(
       const std::string& prefix);
   // NoteWaiting records in the filter that engagement waits under a domain (reversed, see
@@ -270,10 +272,23 @@ class Processor {
   // How often each account was used lately, cached or not: eviction keeps the often used.
   std::unique_ptr<FrequencySketch> use_counts_;
   uint64_t unit_ = 0;
-  // Directory writes of the unit being built (nullopt deletes), by full key.
-  std::map<std::string, std::optional<std::string>> directory_writes_;
-  // Directory writes of the sealed unit until it is Finished.
-  std::map<std::string, std::optional<std::string>> landing_writes_;
+  // Directory writes (nullopt deletes), by full key. Engagement waiting for a domain is read by
+  // prefix, so it is kept in key order; every other key (contacts, emails, domains, timers) is
+  // only read by key, and a CRM load writes two per contact upsert, tens of thousands a unit, so
+  // those are hashed.
+  struct DirectoryWrites {
+    absl::flat_hash_map<std::string, std::optional<std::string>> by_key;
+    std::map<std::string, std::optional<std::string>> waiting;
+    bool empty() const { return by_key.empty() && waiting.empty(); }
+    void clear() {
+      by_key.clear();
+      waiting.clear();
+    }
+  };
+  // The unit being built's.
+  DirectoryWrites directory_writes_;
+  // The sealed unit's, until it is Finished.
+  DirectoryWrites landing_writes_;
   // A Bloom filter of the domains (and their parent domains) with engagement waiting, so that
   // an upsert naming a domain nobody waits for skips the range scan: most upserts. Built from
   // the store on first use, kept up as engagement starts waiting (released engagement stays in
