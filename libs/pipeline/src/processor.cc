@@ -752,6 +752,9 @@ SealedUnit Processor::Seal() {
   for (const auto& [key, value] : directory_writes_.waiting) batch.writes.emplace_back(key, value);
   landing_writes_ = std::move(directory_writes_);
   directory_writes_.clear();
+  // Sized for a unit like this one: growing a table of tens of thousands of keys from empty
+  // rehashes it a dozen times.
+  directory_writes_.by_key.reserve(landing_writes_.by_key.size());
   batch.offsets = offsets_;
   unit.publish = !outputs_.empty() || sent_early_;
   unit.outputs = std::move(outputs_);
