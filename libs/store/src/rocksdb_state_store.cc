@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "info_log.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/slice_transform.h"
@@ -114,6 +117,11 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
   db_options.prefix_extractor = std::make_shared<AccountPrefix>();
   db_options.memtable_prefix_bloom_size_ratio = 0.05;
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  // RocksDB's information log, in a file a full disk cannot turn into an abort (info_log.h).
+  std::error_code ignored;  // DB::Open reports a directory that cannot be made
+  std::filesystem::create_directories(options.path, ignored);
+  db_options.info_log = OpenInfoLog(options.path + "/LOG");
 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &raw);
