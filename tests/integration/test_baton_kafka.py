@@ -307,6 +307,10 @@ def test_restart_keeps_state_and_does_not_hand_off_twice(pb, inputs, topics, out
         assert restored >= 5, baton.metrics().dump()
     else:
         assert restored == 0, baton.metrics().dump()
+        # Finding that nothing is left to restore takes no wait: the broker holds a fetch that
+        # finds nothing for fetch.wait.max.ms (500 ms by default; the reader asks for 10).
+        took = baton.metrics().value("baton_last_restore_seconds")
+        assert 0 < took < 0.4, baton.metrics().dump()
     run3 = [
         inputs.send(inputs.open("um-open-4", 50, acct, contact_id="c-um-alice"), "protobuf"),
         inputs.send(inputs.open("um-open-5", 55, acct, contact_id="c-um-alice"), "json"),

@@ -59,6 +59,11 @@ absl::StatusOr<int64_t> ChangelogReader::Restore(const std::vector<int32_t>& par
                                                 {"enable.auto.commit", "false"},
                                                 {"enable.auto.offset.store", "false"},
                                                 {"enable.partition.eof", "true"},
+                                                // The end of a partition is only known from a
+                                                // fetch that finds nothing more, which the
+                                                // broker holds this long (librdkafka's default:
+                                                // 500 ms, once or twice per restore).
+                                                {"fetch.wait.max.ms", "10"},
                                                 {"isolation.level", "read_committed"},
                                                 {"auto.offset.reset", "earliest"},
                                             });
