@@ -83,7 +83,10 @@ absl::Status KafkaOutputSink::Ready() {
   if (!producer_) {
     if (absl::Status s = CreateProducer(); !s.ok()) return s;
   }
-  if (!transactional() || registered_) return absl::OkStatus();
+  if (!transactional() || registered_) {
+    if (!topics_learnt_) LearnTopics();
+    return absl::OkStatus();
+  }
   // Registering fences an older producer with this id and completes or aborts its open
   // transaction: after this, the changelog's committed end is final.
   std::unique_ptr<RdKafka::Error> error(
@@ -101,7 +104,32 @@ absl::Status KafkaOutputSink::Ready() {
   }
   registered_ = true;
   spdlog::info("transactional producer registered as {}", options_.transactional_id);
+  LearnTopics();
   return absl::OkStatus();
+}
+
+void KafkaOutputSink::LearnTopics() {
+  // Tried once per producer, and given up at the first time-out: a topic not learnt here is
+  // learnt on first use, only later.
+  topics_learnt_ = true;
+  const OutputTopics& t = options_.topics;
+  for (const std::string* name :
+       {&t.changelog, &t.routed_leads, &t.alerts, &t.dead_letter, &t.matched, &t.unmatched}) {
+    std::string error;
+    std::unique_ptr<RdKafka::Topic> topic(
+        RdKafka::Topic::create(producer_.get(), *name, nullptr, error));
+    if (!topic) continue;
+    RdKafka::Metadata* raw = nullptr;
+    const RdKafka::ErrorCode err =
+        producer_->metadata(/*all_topics=*/false, topic.get(), &raw, /*timeout_ms=*/2000);
+    const std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    if (err == RdKafka::ERR__TIMED_OUT || err == RdKafka::ERR__TRANSPORT) return;
+    // A topic the broker does not know is not held: librdkafka would ask again every second.
+    if (err == RdKafka::ERR_NO_ERROR && metadata->topics()->size() == 1 &&
+        metadata->topics()->front()->err() == RdKafka::ERR_NO_ERROR) {
+      known_topics_.push_back(std::move(topic));
+    }
+  }
 }
 
 void KafkaOutputSink::DropProducer() {
@@ -110,6 +138,8 @@ void KafkaOutputSink::DropProducer() {
                      RdKafka::Producer::PURGE_NON_BLOCKING);
     producer_->poll(0);
   }
+  known_topics_.clear();
+  topics_learnt_ = false;
   producer_.reset();
   registered_ = false;
   // No report comes from a destroyed producer.

@@ -34,6 +34,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -118,12 +119,20 @@ class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::Deli
   absl::Status TransactionFailed(absl::string_view step, std::unique_ptr<RdKafka::Error> error);
   absl::Status CreateProducer();
   void DropProducer();
+  // LearnTopics asks the broker about each topic the sink writes to, once per producer: without
+  // it a unit's first record to a topic waits for librdkafka's once-a-second look-up of topics it
+  // knows nothing about, which held the first unit after every start for up to a second.
+  void LearnTopics();
 
   KafkaSettings settings_;
   SinkOptions options_;
   RdKafka::KafkaConsumer* consumer_ = nullptr;
   std::unique_ptr<RdKafka::Producer> producer_;
   bool registered_ = false;
+  // The handles LearnTopics made: they keep what it learnt for the producer's life. Declared
+  // after producer_, so destroyed before it.
+  std::vector<std::unique_ptr<RdKafka::Topic>> known_topics_;
+  bool topics_learnt_ = false;
   absl::Status fenced_;
   // Delivery reports, by record sequence number, under mu_.
   absl::Mutex mu_;
