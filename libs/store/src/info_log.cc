@@ -37,7 +37,7 @@ class InfoLog final : public rocksdb::Logger {
     } else {
       line.back() = '\n';
     }
-    // A short or failed write (a full disk) loses this line only.
+    // A failed or short write (a full disk) loses this line, or its end, and nothing else.
     (void)::write(fd_, line.data(), line.size());
   }
 
