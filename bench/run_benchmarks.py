@@ -12,7 +12,7 @@ scripts/bench.sh builds first and then calls this. Parts:
   memory    baton's peak RSS (VmHWM) after the e2e fill, and after a 1M-account fill, with the
             RocksDB bytes per account.
   recovery  on the 1M-account state: kill -9, restart, time to /metrics, to the assignment, to the
-            first new event consumed.
+            first new event consumed; idle, then killed halfway through a burst of new events.
   timers    build/bench/timer_bench: 1,000,000 armed SLA timers in RocksDB, the service's timer
             loop on the wall clock; breach lateness (deadline -> alert committed), deadlines
             spread over an hour, and a burst with all of them due within a minute.
@@ -67,6 +67,9 @@ SIZES = {
 }
 # (key, offered events/s, extra baton flags). The last is informational: the same load with a
 # 10 ms commit interval, to show how much of the latency the 100 ms default accounts for.
+# Events of the burst the busy recovery runs are killed in the middle of.
+RECOVERY_BURST = 300_000
+
 LATENCY_RUNS = [("5000", 5_000, []),
                 ("5000_alo", 5_000, ["--guarantee", "at-least-once"]),
                 ("50000", 50_000, []),
@@ -613,10 +616,12 @@ class Runner:
                         "baton_seconds": r["seconds"], "fill": fill, "baton": r}
         return out
 
-    def recovery_once(self, large: dict, tag: str, extra: list[str]) -> dict:
+    def recovery_once(self, large: dict, tag: str, extra: list[str], busy: bool = False) -> dict:
         """Start on the stored state, settle, kill -9, produce new events, restart: seconds from
         the restart to /metrics answering, to the full assignment, to the first new event
-        consumed (its commit unit committed)."""
+        consumed (its commit unit committed). Busy: killed in the middle of a burst of
+        RECOVERY_BURST events instead of idle, so that the restart replays RocksDB's write-ahead
+        log and goes on with a backlog."""
         topics = large["topics"]
 
         def make() -> Baton:
@@ -627,6 +632,20 @@ class Runner:
         baton = make().start()
         baton.wait_assigned(timeout=180)
         time.sleep(2)
+        if busy:
+            consumed = (baton.scrape() or {}).get("baton_events_consumed_total", 0)
+            cmd = [KAFKA_BENCH, "trickle", "--brokers", self.kafka.bootstrap,
+                   "--engagement-topic", topics.engagement, "--count", str(RECOVERY_BURST)]
+            with open(self.logs / "kafka_bench.log", "ab") as err:
+                burst = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+            try:
+                baton.wait("half the burst consumed",
+                           lambda m: m.get("baton_events_consumed_total", 0)
+                           >= consumed + RECOVERY_BURST // 2, timeout=120, interval=0.01)
+                baton.kill9()
+            finally:
+                if burst.wait(timeout=120) != 0:
+                    raise BenchError(f"kafka_bench trickle exited with {burst.returncode}")
         baton.kill9()
         # New input while it is down; then the restart being measured.
         run_tool([KAFKA_BENCH, "trickle", "--brokers", self.kafka.bootstrap,
@@ -664,8 +683,14 @@ class Runner:
         eos = self.recovery_once(large, "exactly-once", [])
         log("recovery: at-least-once")
         alo = self.recovery_once(large, "at-least-once", ["--guarantee", "at-least-once"])
+        log(f"recovery under load: killed halfway through {RECOVERY_BURST:,} new events")
+        eos_busy = self.recovery_once(large, "exactly-once-busy", [], busy=True)
+        alo_busy = self.recovery_once(large, "at-least-once-busy",
+                                      ["--guarantee", "at-least-once"], busy=True)
         return {"accounts": accounts, "rocksdb_bytes": dir_bytes(large["data_dir"]),
                 "exactly-once": eos, "at-least-once": alo,
+                "exactly-once-busy": eos_busy, "at-least-once-busy": alo_busy,
+                "burst_events": RECOVERY_BURST,
                 "note": "static group membership (--instance-id auto, the default): the "
                         "restarted instance takes the dead one's place at once"}
 
@@ -775,7 +800,11 @@ def summary_rows(parts: dict) -> list[dict]:
     if not failed("recovery"):
         r = parts["recovery"]
         for key, label in (("exactly-once", "recovery, exactly-once"),
-                           ("at-least-once", "recovery, at-least-once")):
+                           ("at-least-once", "recovery, at-least-once"),
+                           ("exactly-once-busy", "recovery under load, exactly-once"),
+                           ("at-least-once-busy", "recovery under load, at-least-once")):
+            if key not in r:
+                continue
             d = r[key]
             fmt = lambda v: "timeout" if v is None else f"{v:.2f} s"
             row(f"{label}: restart -> /metrics", fmt(d["metrics_seconds"]))
