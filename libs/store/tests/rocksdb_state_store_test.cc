@@ -1,6 +1,8 @@
 #include "baton/store/rocksdb_state_store.h"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -143,6 +145,30 @@ TEST_F(RocksDbStateStoreTest, ALowDiskRefusesToWriteAndNamesTheDirectory) {
   auto store = RocksDbStateStore::Open({.path = dir_.string(), .min_free_bytes = 0});
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_TRUE((*store)->Commit(batch).ok());
+}
+
+// RocksDB's own logger would keep the last run's log as LOG.old.<microseconds>; Baton's, which a
+// full disk cannot turn into an abort, keeps it as LOG.old.
+TEST_F(RocksDbStateStoreTest, RocksDbLogsThroughBatonsInfoLog) {
+  OpenStore().reset();
+  OpenStore().reset();
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "LOG.old"));
+  std::ifstream log(dir_ / "LOG");
+  std::string first_line;
+  std::getline(log, first_line);
+  EXPECT_THAT(first_line, ::testing::HasSubstr("RocksDB version"));
+}
+
+TEST_F(RocksDbStateStoreTest, LevelsAreSizedFromTheLastLevelUp) {
+  OpenStore().reset();
+  std::string options;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (entry.path().filename().string().starts_with("OPTIONS-")) {
+      std::ifstream in(entry.path());
+      options.assign(std::istreambuf_iterator<char>(in), {});
+    }
+  }
+  EXPECT_THAT(options, ::testing::HasSubstr("level_compaction_dynamic_level_bytes=true"));
 }
 
 TEST_F(RocksDbStateStoreTest, OpeningAnUnusableDirectoryNamesIt) {
