@@ -65,11 +65,11 @@ SIZES = {
                   e2e_events=100_000, large_accounts=50_000, large_events=100_000,
                   latency_seconds=5, runs=3, armed_timers=100_000),
 }
-# (key, offered events/s, extra baton flags). The last is informational: the same load with a
-# 10 ms commit interval, to show how much of the latency the 100 ms default accounts for.
 # Events of the burst the busy recovery runs are killed in the middle of.
 RECOVERY_BURST = 300_000
 
+# (key, offered events/s, extra baton flags). The last is informational: the same load with a
+# 10 ms commit interval, to show how much of the latency the 100 ms default accounts for.
 LATENCY_RUNS = [("5000", 5_000, []),
                 ("5000_alo", 5_000, ["--guarantee", "at-least-once"]),
                 ("50000", 50_000, []),
@@ -633,20 +633,9 @@ class Runner:
         baton.wait_assigned(timeout=180)
         time.sleep(2)
         if busy:
-            consumed = (baton.scrape() or {}).get("baton_events_consumed_total", 0)
-            cmd = [KAFKA_BENCH, "trickle", "--brokers", self.kafka.bootstrap,
-                   "--engagement-topic", topics.engagement, "--count", str(RECOVERY_BURST)]
-            with open(self.logs / "kafka_bench.log", "ab") as err:
-                burst = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-            try:
-                baton.wait("half the burst consumed",
-                           lambda m: m.get("baton_events_consumed_total", 0)
-                           >= consumed + RECOVERY_BURST // 2, timeout=120, interval=0.01)
-                baton.kill9()
-            finally:
-                if burst.wait(timeout=120) != 0:
-                    raise BenchError(f"kafka_bench trickle exited with {burst.returncode}")
-        baton.kill9()
+            self.kill_in_burst(baton, topics)
+        else:
+            baton.kill9()
         # New input while it is down; then the restart being measured.
         run_tool([KAFKA_BENCH, "trickle", "--brokers", self.kafka.bootstrap,
                   "--engagement-topic", topics.engagement, "--count", 60],
@@ -675,6 +664,23 @@ class Runner:
         return {"metrics_seconds": res["metrics"], "assigned_seconds": res["assigned"],
                 "first_new_event_seconds": res["consumed"], "extra_args": extra,
                 "timed_out": marks["consumed"] is None, **stopped}
+
+    def kill_in_burst(self, baton: Baton, topics: Topics) -> None:
+        """Kills baton with kill -9 once it has consumed half of RECOVERY_BURST new events."""
+        consumed = (baton.scrape() or {}).get("baton_events_consumed_total", 0)
+        cmd = [KAFKA_BENCH, "trickle", "--brokers", self.kafka.bootstrap,
+               "--engagement-topic", topics.engagement, "--count", str(RECOVERY_BURST)]
+        with open(self.logs / "kafka_bench.log", "ab") as err:
+            burst = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            baton.wait("half the burst consumed",
+                       lambda m: m.get("baton_events_consumed_total", 0)
+                       >= consumed + RECOVERY_BURST // 2, timeout=120, interval=0.01)
+        finally:
+            baton.kill9()
+            code = burst.wait(timeout=120)
+        if code != 0:
+            raise BenchError(f"kafka_bench trickle exited with {code}")
 
     def recovery(self) -> dict:
         large = self.large()
