@@ -197,8 +197,6 @@ int Run(Flags flags) {
     flags.transactional_id = absl::StrFormat("%s-%016x", flags.group_id, InstanceHash(flags));
   }
 
-  std::error_code ec;
-  std::filesystem::create_directories(flags.data_dir, ec);
   auto store =
       baton::store::RocksDbStateStore::Open({.path = flags.data_dir,
                                              .block_cache_bytes = flags.block_cache_mb << 20,
@@ -287,7 +285,10 @@ int Run(Flags flags) {
   absl::Status status = loop.Run(g_stop);
   g_stop = true;
   if (demo) demo->Join();
-  if (!temp_data_dir.empty()) std::filesystem::remove_all(temp_data_dir, ec);
+  if (!temp_data_dir.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(temp_data_dir, ignored);
+  }
   if (!status.ok()) return Fail(std::string(status.message()));
   spdlog::info("stopped cleanly");
   return 0;
