@@ -111,6 +111,11 @@ absl::StatusOr<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::Open(
   // rewrote almost whole; now level 0 compacts into a level a tenth the size of the one below.
   // A data directory from before moves to this shape through compactions.
   db_options.level_compaction_dynamic_level_bytes = true;
+  // Deleting obsolete files and freeing flushed memtables is left to RocksDB's background
+  // threads: otherwise the last reader of an old version does it inline — the processing
+  // thread, after an account read — and a reopened store deletes the files a killed compaction
+  // left before Open returns.
+  db_options.avoid_unnecessary_blocking_io = true;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

@@ -31,6 +31,19 @@ class RocksDbStateStoreTest : public ::testing::Test {
     return store.ok() ? std::move(*store) : nullptr;
   }
 
+  // OptionsFileOfANewStore opens a store and returns the options RocksDB recorded for it.
+  std::string OptionsFileOfANewStore() {
+    OpenStore().reset();
+    std::string options;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      if (entry.path().filename().string().starts_with("OPTIONS-")) {
+        std::ifstream in(entry.path());
+        options.assign(std::istreambuf_iterator<char>(in), {});
+      }
+    }
+    return options;
+  }
+
   std::filesystem::path dir_;
 };
 
@@ -160,15 +173,14 @@ TEST_F(RocksDbStateStoreTest, RocksDbLogsThroughBatonsInfoLog) {
 }
 
 TEST_F(RocksDbStateStoreTest, LevelsAreSizedFromTheLastLevelUp) {
-  OpenStore().reset();
-  std::string options;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-    if (entry.path().filename().string().starts_with("OPTIONS-")) {
-      std::ifstream in(entry.path());
-      options.assign(std::istreambuf_iterator<char>(in), {});
-    }
-  }
-  EXPECT_THAT(options, ::testing::HasSubstr("level_compaction_dynamic_level_bytes=true"));
+  EXPECT_THAT(OptionsFileOfANewStore(),
+              ::testing::HasSubstr("level_compaction_dynamic_level_bytes=true"));
+}
+
+// Obsolete files and flushed memtables are freed on RocksDB's threads, not by the last reader of
+// an old version (the processing thread) nor inside Open.
+TEST_F(RocksDbStateStoreTest, ObsoleteFilesAreDeletedInTheBackground) {
+  EXPECT_THAT(OptionsFileOfANewStore(), ::testing::HasSubstr("avoid_unnecessary_blocking_io=true"));
 }
 
 TEST_F(RocksDbStateStoreTest, OpeningAnUnusableDirectoryNamesIt) {
