@@ -83,10 +83,14 @@ absl::Status KafkaOutputSink::Ready() {
   if (!producer_) {
     if (absl::Status s = CreateProducer(); !s.ok()) return s;
   }
-  if (!transactional() || registered_) {
-    if (!topics_learnt_) LearnTopics();
-    return absl::OkStatus();
+  if (transactional() && !registered_) {
+    if (absl::Status s = Register(); !s.ok()) return s;
   }
+  if (!topics_learnt_) LearnTopics();
+  return absl::OkStatus();
+}
+
+absl::Status KafkaOutputSink::Register() {
   // Registering fences an older producer with this id and completes or aborts its open
   // transaction: after this, the changelog's committed end is final.
   std::unique_ptr<RdKafka::Error> error(
@@ -104,7 +108,6 @@ absl::Status KafkaOutputSink::Ready() {
   }
   registered_ = true;
   spdlog::info("transactional producer registered as {}", options_.transactional_id);
-  LearnTopics();
   return absl::OkStatus();
 }
 

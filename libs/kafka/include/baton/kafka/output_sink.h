@@ -119,6 +119,8 @@ class KafkaOutputSink final : public pipeline::OutputSink, private RdKafka::Deli
   absl::Status TransactionFailed(absl::string_view step, std::unique_ptr<RdKafka::Error> error);
   absl::Status CreateProducer();
   void DropProducer();
+  // Register registers the transactional id (init_transactions).
+  absl::Status Register();
   // LearnTopics asks the broker about each topic the sink writes to, once per producer: without
   // it a unit's first record to a topic waits for librdkafka's once-a-second look-up of topics it
   // knows nothing about, which held the first unit after every start for up to a second.
