@@ -10,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scratch_dir_test.h"
 
 namespace baton::store {
 namespace {
@@ -24,17 +25,12 @@ std::string Read(const std::filesystem::path& file) {
   return text.str();
 }
 
-class InfoLogTest : public ::testing::Test {
+class InfoLogTest : public ScratchDirTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
+    ScratchDirTest::SetUp();
     std::filesystem::create_directories(dir_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::filesystem::path dir_;
 };
 
 TEST_F(InfoLogTest, LinesGoToTheFileAndTheLastRunsLogIsKeptBesideIt) {

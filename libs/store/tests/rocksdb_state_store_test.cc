@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scratch_dir_test.h"
 
 namespace baton::store {
 namespace {
@@ -16,15 +17,9 @@ using ::testing::Optional;
 using ::testing::Pair;
 using namespace std::string_literals;
 
-class RocksDbStateStoreTest : public ::testing::Test {
+// dir_ does not exist when a test starts: the store makes it.
+class RocksDbStateStoreTest : public ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::unique_ptr<RocksDbStateStore> OpenStore() {
     auto store = RocksDbStateStore::Open({.path = dir_.string()});
     EXPECT_TRUE(store.ok()) << store.status();
@@ -43,8 +38,6 @@ class RocksDbStateStoreTest : public ::testing::Test {
     }
     return options;
   }
-
-  std::filesystem::path dir_;
 };
 
 TEST_F(RocksDbStateStoreTest, StateAndOffsetsSurviveReopening) {
